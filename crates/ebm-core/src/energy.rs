@@ -1,0 +1,126 @@
+//! The energy traits: E(x, y) on paired rows and over candidate sets.
+
+use crate::error::{batch_size, ensure_same_batch, ensure_shape, EbmError, Result};
+use tch::Tensor;
+
+/// An energy function E(x, y): low energy means x and y are compatible.
+///
+/// Rows are paired along dim 0: `x [B, ...]` and `y [B, ...]` give `[B]`. Implementations
+/// work on any device and float kind, taking both from their inputs. The trait is object safe:
+/// `&dyn Energy` and `Box<dyn Energy>` work wherever a generic `E: Energy` does.
+pub trait Energy {
+    /// E(x_b, y_b) for each row b: `x [B, ...]`, `y [B, ...]` → `[B]`.
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor>;
+
+    /// Energies of every x against a candidate set shared by the batch:
+    /// `x [B, ...]`, `ys [K, ...]` → `[B, K]`.
+    ///
+    /// The default repeats x K times and calls [`Energy::energy`] once on `B·K` rows.
+    /// Override it where one forward pass is cheaper (e.g. every class at once).
+    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        let b = batch_size(x, "x")?;
+        let k = batch_size(ys, "candidates")?;
+        if k == 0 {
+            return Err(EbmError::EmptyCandidates(
+                "the candidate set has no element".into(),
+            ));
+        }
+        let x_rep = x.f_repeat_interleave_self_int(k, 0, Some(b * k))?;
+        let mut y_shape = vec![b];
+        y_shape.extend_from_slice(&ys.size());
+        let y_rep = ys
+            .f_unsqueeze(0)?
+            .f_expand(&y_shape, false)?
+            .f_flatten(0, 1)?;
+        let e = self.energy(&x_rep, &y_rep)?;
+        ensure_shape(&e, "energy output", &[b * k])?;
+        Ok(e.f_view([b, k])?)
+    }
+
+    /// Energies against a candidate set of each row's own: `x [B, ...]`, `ys [B, K, ...]` → `[B, K]`.
+    fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        let b = ensure_same_batch(x, "x", ys, "candidates")?;
+        let dims = ys.size();
+        if dims.len() < 2 {
+            return Err(EbmError::Shape {
+                what: "per-row candidates".into(),
+                expected: "[B, K, ...]".into(),
+                got: dims,
+            });
+        }
+        let k = dims[1];
+        if k == 0 {
+            return Err(EbmError::EmptyCandidates(
+                "the candidate set has no element".into(),
+            ));
+        }
+        let x_rep = x.f_repeat_interleave_self_int(k, 0, Some(b * k))?;
+        let y_flat = ys.f_flatten(0, 1)?;
+        let e = self.energy(&x_rep, &y_flat)?;
+        ensure_shape(&e, "energy output", &[b * k])?;
+        Ok(e.f_view([b, k])?)
+    }
+}
+
+impl<E: Energy + ?Sized> Energy for &E {
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        (**self).energy(x, y)
+    }
+    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        (**self).candidate_energies(x, ys)
+    }
+    fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        (**self).row_candidate_energies(x, ys)
+    }
+}
+
+impl<E: Energy + ?Sized> Energy for Box<E> {
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        (**self).energy(x, y)
+    }
+    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        (**self).candidate_energies(x, ys)
+    }
+    fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        (**self).row_candidate_energies(x, ys)
+    }
+}
+
+/// An energy written as a closure over paired rows, for hand-written energies and tests.
+///
+/// The closure gets `x [B, ...]`, `y [B, ...]` and must return `[B]`; the output shape is
+/// checked.
+///
+/// ```
+/// use ebm_core::{Energy, FnEnergy};
+/// use tch::Tensor;
+/// // E(x, y) = (y - x)², one scalar per row.
+/// let e = FnEnergy::new(|x: &Tensor, y: &Tensor| (y - x).square().sum_dim_intlist(1, false, None));
+/// let x = Tensor::from_slice(&[1.0f32, 2.0]).view([2, 1]);
+/// let y = Tensor::from_slice(&[1.5f32, 0.0]).view([2, 1]);
+/// let v: Vec<f32> = Vec::try_from(e.energy(&x, &y).unwrap()).unwrap();
+/// assert_eq!(v, vec![0.25, 4.0]);
+/// ```
+pub struct FnEnergy<F>(F);
+
+impl<F> FnEnergy<F>
+where
+    F: Fn(&Tensor, &Tensor) -> Tensor,
+{
+    /// Wraps a closure `(x, y) -> [B]`.
+    pub fn new(f: F) -> Self {
+        FnEnergy(f)
+    }
+}
+
+impl<F> Energy for FnEnergy<F>
+where
+    F: Fn(&Tensor, &Tensor) -> Tensor,
+{
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let b = ensure_same_batch(x, "x", y, "y")?;
+        let e = (self.0)(x, y);
+        ensure_shape(&e, "energy output", &[b])?;
+        Ok(e)
+    }
+}

@@ -1,0 +1,377 @@
+//! Inference ŷ = argmin_y E(x, y): exhaustive over finite sets, gradient descent with
+//! restarts over continuous spaces.
+//!
+//! W stays frozen: gradients are taken with respect to y alone (`run_backward` on y), so
+//! parameter `.grad` fields are never touched, and y is detached after every step so no
+//! autograd graph survives inference.
+
+use crate::energy::Energy;
+use crate::error::{
+    batch_size, check_count, check_non_negative, check_positive, ensure_no_nan, ensure_shape,
+    EbmError, Result,
+};
+use crate::space::{ContinuousSpace, FiniteSpace};
+use tch::{Kind, Tensor};
+
+/// The minimum of each row of an energy table `[B, K]`: `(index [B] Int64, energy [B])`.
+///
+/// NaN energies are an error. `+inf` entries (masked answers) are allowed; a row of only
+/// `+inf` gives energy `+inf`.
+pub fn argmin_table(energies: &Tensor) -> Result<(Tensor, Tensor)> {
+    let dims = energies.size();
+    if dims.len() != 2 {
+        return Err(EbmError::Shape {
+            what: "energy table".into(),
+            expected: "[B, K]".into(),
+            got: dims,
+        });
+    }
+    if dims[1] == 0 {
+        return Err(EbmError::EmptyCandidates(
+            "the energy table has no column".into(),
+        ));
+    }
+    ensure_no_nan(energies, "energies")?;
+    let (min, index) = energies.f_min_dim(1, false)?;
+    Ok((index, min))
+}
+
+/// The result of an exhaustive search over a finite answer set.
+#[derive(Debug)]
+pub struct FiniteArgmin {
+    /// Index of the best candidate per row, `[B]` Int64.
+    pub index: Tensor,
+    /// The best candidate per row, `[B, ...]`.
+    pub y: Tensor,
+    /// Its energy, `[B]`.
+    pub energy: Tensor,
+    /// Every candidate's energy, `[B, K]`.
+    pub energies: Tensor,
+}
+
+/// Exhaustive inference: the energy of every element of `space` for every x, and the argmin.
+///
+/// Runs without gradient tracking. Candidates are made in x's float kind (or `Float` for an
+/// integer x) on x's device.
+pub fn exhaustive_argmin<E: Energy + ?Sized>(
+    energy: &E,
+    x: &Tensor,
+    space: &FiniteSpace,
+) -> Result<FiniteArgmin> {
+    let _guard = tch::no_grad_guard();
+    let kind = float_kind(x);
+    let ys = space.candidates(kind, x.device())?;
+    let energies = energy.candidate_energies(x, &ys)?;
+    let b = batch_size(x, "x")?;
+    ensure_shape(&energies, "candidate energies", &[b, space.len()])?;
+    let (index, min) = argmin_table(&energies)?;
+    let y = ys.f_index_select(0, &index)?;
+    Ok(FiniteArgmin {
+        index,
+        y,
+        energy: min,
+        energies,
+    })
+}
+
+/// The float kind to use for answers made for `x`.
+pub fn float_kind(x: &Tensor) -> Kind {
+    match x.kind() {
+        k @ (Kind::Half | Kind::BFloat16 | Kind::Float | Kind::Double) => k,
+        _ => Kind::Float,
+    }
+}
+
+/// Gradient descent on y with momentum, R random restarts per x, and projection.
+///
+/// ```
+/// use ebm_core::{ContinuousSpace, FnEnergy, GradientDescent};
+/// use tch::{Kind, Tensor};
+/// tch::manual_seed(0);
+/// // The double well (y² − 1)²: two minima, y = −1 and y = +1.
+/// let e = FnEnergy::new(|_x: &Tensor, y: &Tensor| {
+///     (y.square() - 1.0).square().sum_dim_intlist(1, false, None)
+/// });
+/// let gd = GradientDescent { restarts: 8, ..GradientDescent::default() };
+/// let x = Tensor::zeros([1, 1], (Kind::Float, tch::Device::Cpu));
+/// let minima = gd.minimize(&e, &x, &ContinuousSpace::real(1).unwrap()).unwrap();
+/// let mut found: Vec<f64> = minima.distinct[0].iter().map(|m| m.y[0]).collect();
+/// found.sort_by(|a, b| a.total_cmp(b));
+/// assert_eq!(found.len(), 2);
+/// assert!((found[0] + 1.0).abs() < 1e-3 && (found[1] - 1.0).abs() < 1e-3);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientDescent {
+    /// Step size (learning rate) on y, > 0.
+    pub step_size: f64,
+    /// Heavy-ball momentum in [0, 1).
+    pub momentum: f64,
+    /// Maximum number of steps, ≥ 1.
+    pub steps: usize,
+    /// Stop early once no coordinate of y moved more than this in one step (0 disables).
+    pub tolerance: f64,
+    /// Random restarts per x, ≥ 1.
+    pub restarts: usize,
+    /// Standard deviation of random starts on R^d (boxes start uniformly inside).
+    pub init_scale: f64,
+    /// Two final points closer than this (Euclidean) count as the same minimum.
+    pub dedup_tolerance: f64,
+}
+
+impl Default for GradientDescent {
+    fn default() -> Self {
+        GradientDescent {
+            step_size: 0.05,
+            momentum: 0.5,
+            steps: 500,
+            tolerance: 1e-7,
+            restarts: 8,
+            init_scale: 1.0,
+            dedup_tolerance: 1e-2,
+        }
+    }
+}
+
+/// One distinct minimum found by gradient descent, read back to the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Minimum {
+    /// The point y.
+    pub y: Vec<f64>,
+    /// Its energy.
+    pub energy: f64,
+}
+
+/// What gradient descent found, for every x.
+#[derive(Debug)]
+pub struct Minima {
+    /// Final point of every restart, `[B, R, d]`.
+    pub y: Tensor,
+    /// Final energy of every restart, `[B, R]`.
+    pub energy: Tensor,
+    /// The lowest-energy point per x, `[B, d]`.
+    pub best_y: Tensor,
+    /// Its energy, `[B]`.
+    pub best_energy: Tensor,
+    /// Per x, the distinct minima (within `dedup_tolerance`), sorted by energy.
+    pub distinct: Vec<Vec<Minimum>>,
+    /// Steps actually taken (less than `steps` when the tolerance stopped it).
+    pub steps_taken: usize,
+}
+
+impl Minima {
+    /// Per x, the distinct minima whose energy is within `delta` of that x's best.
+    pub fn within(&self, delta: f64) -> Vec<Vec<Minimum>> {
+        self.distinct
+            .iter()
+            .map(|row| {
+                let best = row.first().map_or(f64::INFINITY, |m| m.energy);
+                row.iter()
+                    .filter(|m| m.energy <= best + delta)
+                    .cloned()
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// A ball each row's y must stay out of: ‖y − center_b‖ ≥ radius.
+///
+/// Used to search for the most offending incorrect answer at least ε away from y_i.
+#[derive(Debug)]
+pub struct Exclusion<'a> {
+    /// Centres `[B, d]`.
+    pub centers: &'a Tensor,
+    /// Radius ε > 0.
+    pub radius: f64,
+}
+
+impl GradientDescent {
+    /// Checks every hyperparameter, with an error that names the bad one.
+    pub fn validate(&self) -> Result<()> {
+        check_positive("step_size", self.step_size)?;
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(EbmError::Hyperparameter {
+                name: "momentum",
+                reason: "must be in [0, 1)",
+                value: self.momentum.to_string(),
+            });
+        }
+        check_count("steps", self.steps)?;
+        check_non_negative("tolerance", self.tolerance)?;
+        check_count("restarts", self.restarts)?;
+        check_positive("init_scale", self.init_scale)?;
+        check_non_negative("dedup_tolerance", self.dedup_tolerance)?;
+        Ok(())
+    }
+
+    /// Minimises E(x, ·) over `space` from `restarts` random starts per x.
+    pub fn minimize<E: Energy + ?Sized>(
+        &self,
+        energy: &E,
+        x: &Tensor,
+        space: &ContinuousSpace,
+    ) -> Result<Minima> {
+        self.validate()?;
+        let b = batch_size(x, "x")?;
+        let r = self.restarts as i64;
+        let starts = {
+            let _guard = tch::no_grad_guard();
+            space
+                .sample(b * r, self.init_scale, float_kind(x), x.device())?
+                .f_view([b, r, space.dim()])?
+        };
+        self.minimize_from(energy, x, space, &starts, None)
+    }
+
+    /// Minimises from given starts `[B, R, d]` (R may differ from `restarts`), optionally
+    /// keeping every y outside an exclusion ball around its row's centre.
+    pub fn minimize_from<E: Energy + ?Sized>(
+        &self,
+        energy: &E,
+        x: &Tensor,
+        space: &ContinuousSpace,
+        starts: &Tensor,
+        exclusion: Option<Exclusion<'_>>,
+    ) -> Result<Minima> {
+        self.validate()?;
+        let b = batch_size(x, "x")?;
+        let dims = starts.size();
+        let d = space.dim();
+        if dims.len() != 3 || dims[0] != b || dims[2] != d || dims[1] == 0 {
+            return Err(EbmError::Shape {
+                what: "starts".into(),
+                expected: format!("[{b}, R >= 1, {d}]"),
+                got: dims,
+            });
+        }
+        let r = dims[1];
+        if let Some(ex) = &exclusion {
+            check_positive("exclusion radius", ex.radius)?;
+            ensure_shape(ex.centers, "exclusion centres", &[b, d])?;
+        }
+        let project = |y: Tensor| -> Result<Tensor> {
+            let y = match &exclusion {
+                Some(ex) => push_out_of_ball(&y, ex, r)?,
+                None => y,
+            };
+            space.project(&y)
+        };
+
+        let x_rep = x.detach().f_repeat_interleave_self_int(r, 0, Some(b * r))?;
+        let mut y = {
+            let _guard = tch::no_grad_guard();
+            project(starts.detach().f_reshape([b * r, d])?)?
+        };
+        let mut velocity = y.f_zeros_like()?;
+        let mut steps_taken = 0;
+        for step in 0..self.steps {
+            let grad = grad_y(energy, &x_rep, &y)?;
+            let _guard = tch::no_grad_guard();
+            velocity = velocity.f_mul_scalar(self.momentum)?.f_add(&grad)?;
+            let next = project(y.f_sub(&velocity.f_mul_scalar(self.step_size)?)?)?;
+            steps_taken = step + 1;
+            let check = self.tolerance > 0.0 && (step % 10 == 9 || step + 1 == self.steps);
+            let moved = if check {
+                f64::try_from(next.f_sub(&y)?.f_abs()?.f_max()?)?
+            } else {
+                f64::INFINITY
+            };
+            y = next;
+            if moved < self.tolerance {
+                break;
+            }
+        }
+
+        let _guard = tch::no_grad_guard();
+        let e = energy.energy(&x_rep, &y)?;
+        ensure_shape(&e, "energy output", &[b * r])?;
+        ensure_no_nan(&e, "energies at the minima found")?;
+        let y = y.f_view([b, r, d])?;
+        let e = e.f_view([b, r])?;
+        let (best_energy, best_index) = e.f_min_dim(1, false)?;
+        let best_y = y
+            .f_gather(
+                1,
+                &best_index.f_view([b, 1, 1])?.f_expand([b, 1, d], false)?,
+                false,
+            )?
+            .f_squeeze_dim(1)?;
+        let distinct = distinct_minima(&y, &e, self.dedup_tolerance)?;
+        Ok(Minima {
+            y,
+            energy: e,
+            best_y,
+            best_energy,
+            distinct,
+            steps_taken,
+        })
+    }
+}
+
+/// ∇_y Σ_b E(x_b, y_b), computed for y alone: parameter gradients are not touched.
+pub fn grad_y<E: Energy + ?Sized>(energy: &E, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    tch::with_grad(|| {
+        let y = y.detach().f_requires_grad_(true)?;
+        let e = energy.energy(x, &y)?;
+        let total = e.f_sum(e.kind())?;
+        let mut grads = Tensor::f_run_backward(&[total], &[&y], false, false)?;
+        grads
+            .pop()
+            .ok_or_else(|| EbmError::Tch(tch::TchError::Torch("no gradient returned for y".into())))
+    })
+}
+
+/// Moves each y (rows of `[B·R, d]`, R consecutive rows per centre) out of its exclusion ball.
+fn push_out_of_ball(y: &Tensor, ex: &Exclusion<'_>, r: i64) -> Result<Tensor> {
+    let n = y.size()[0];
+    let centers = ex.centers.f_repeat_interleave_self_int(r, 0, Some(n))?;
+    let diff = y.f_sub(&centers)?;
+    let dist = diff.f_norm_scalaropt_dim(2.0, [1], true)?;
+    // A point exactly at the centre has no direction: send it along the first axis.
+    let d = y.size()[1];
+    let first_axis = Tensor::f_zeros([1, d], (y.kind(), y.device()))?.f_index_fill_(
+        1,
+        &Tensor::f_from_slice(&[0i64])?.f_to_device(y.device())?,
+        1.0,
+    )?;
+    let tiny = dist.f_le(1e-12)?;
+    let direction = diff
+        .f_div(&dist.f_clamp_min(1e-12)?)?
+        .f_where_self(&tiny.f_logical_not()?, &first_axis)?;
+    let pushed = centers.f_add(&direction.f_mul_scalar(ex.radius)?)?;
+    let inside = dist.f_lt(ex.radius)?;
+    Ok(pushed.f_where_self(&inside, y)?)
+}
+
+/// Per row, restarts sorted by energy and greedily deduplicated within `tol`.
+fn distinct_minima(y: &Tensor, e: &Tensor, tol: f64) -> Result<Vec<Vec<Minimum>>> {
+    let dims = y.size();
+    let (b, r, d) = (dims[0] as usize, dims[1] as usize, dims[2] as usize);
+    let ys: Vec<f64> = Vec::try_from(y.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?;
+    let es: Vec<f64> = Vec::try_from(e.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?;
+    let mut out = Vec::with_capacity(b);
+    for row in 0..b {
+        let mut order: Vec<usize> = (0..r).collect();
+        order.sort_by(|&i, &j| es[row * r + i].total_cmp(&es[row * r + j]));
+        let mut kept: Vec<Minimum> = Vec::new();
+        for i in order {
+            let point = &ys[(row * r + i) * d..(row * r + i + 1) * d];
+            let duplicate = kept.iter().any(|m| {
+                m.y.iter()
+                    .zip(point)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt()
+                    <= tol
+            });
+            if !duplicate {
+                kept.push(Minimum {
+                    y: point.to_vec(),
+                    energy: es[row * r + i],
+                });
+            }
+        }
+        out.push(kept);
+    }
+    Ok(out)
+}

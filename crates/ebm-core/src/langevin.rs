@@ -1,0 +1,119 @@
+//! Langevin dynamics on y, for sampling from the Gibbs distribution P(y | x) ∝ e^(−βE).
+
+use crate::energy::Energy;
+use crate::error::{check_beta, check_count, check_positive, ensure_same_batch, EbmError, Result};
+use crate::inference::grad_y;
+use tch::Tensor;
+
+/// How one Langevin step is scaled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LangevinStep {
+    /// The unadjusted Langevin algorithm for P ∝ e^(−βE):
+    /// y ← y − (ε/2)·β·∇_y E + √ε·ξ, ξ ~ N(0, I).
+    /// Its stationary law tends to the Gibbs distribution at inverse temperature β as ε → 0.
+    Exact {
+        /// Step size ε > 0.
+        epsilon: f64,
+        /// Inverse temperature β > 0 (finite).
+        beta: f64,
+    },
+    /// Step and noise set apart, as EBM training practice does:
+    /// y ← y − step_size·∇_y E + noise_std·ξ. This samples e^(−βE) only when
+    /// noise_std² = 2·step_size/β; otherwise it is a noisy descent.
+    Decoupled {
+        /// Gradient step size > 0.
+        step_size: f64,
+        /// Noise standard deviation ≥ 0.
+        noise_std: f64,
+    },
+}
+
+/// A Langevin sampler over y with W frozen (gradients with respect to y only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Langevin {
+    /// The step rule.
+    pub step: LangevinStep,
+    /// Number of steps, ≥ 1.
+    pub steps: usize,
+    /// Optional clamp of y into [lo, hi] after every step.
+    pub clamp: Option<(f64, f64)>,
+    /// Optional clamp of each gradient coordinate into [−c, c] (stabilises early training).
+    pub grad_clip: Option<f64>,
+}
+
+impl Langevin {
+    /// Checks the hyperparameters.
+    pub fn validate(&self) -> Result<()> {
+        match self.step {
+            LangevinStep::Exact { epsilon, beta } => {
+                check_positive("epsilon", epsilon)?;
+                check_beta(beta)?;
+                if beta.is_infinite() {
+                    return Err(EbmError::Hyperparameter {
+                        name: "beta",
+                        reason: "must be finite for Langevin sampling",
+                        value: beta.to_string(),
+                    });
+                }
+            }
+            LangevinStep::Decoupled {
+                step_size,
+                noise_std,
+            } => {
+                check_positive("step_size", step_size)?;
+                crate::error::check_non_negative("noise_std", noise_std)?;
+            }
+        }
+        check_count("steps", self.steps)?;
+        if let Some((lo, hi)) = self.clamp {
+            if lo.is_nan() || hi.is_nan() || lo >= hi {
+                return Err(EbmError::Hyperparameter {
+                    name: "clamp",
+                    reason: "needs lo < hi",
+                    value: format!("[{lo}, {hi}]"),
+                });
+            }
+        }
+        if let Some(c) = self.grad_clip {
+            check_positive("grad_clip", c)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the chains from `y0 [B, ...]` (paired with `x [B, ...]`) and returns the final,
+    /// detached samples. Draws noise from libtorch's generator: seed it with `tch::manual_seed`.
+    pub fn sample<E: Energy + ?Sized>(
+        &self,
+        energy: &E,
+        x: &Tensor,
+        y0: &Tensor,
+    ) -> Result<Tensor> {
+        self.validate()?;
+        ensure_same_batch(x, "x", y0, "y0")?;
+        let (drift, noise) = match self.step {
+            LangevinStep::Exact { epsilon, beta } => (0.5 * epsilon * beta, epsilon.sqrt()),
+            LangevinStep::Decoupled {
+                step_size,
+                noise_std,
+            } => (step_size, noise_std),
+        };
+        let x = x.detach();
+        let mut y = y0.detach();
+        for _ in 0..self.steps {
+            let mut grad = grad_y(energy, &x, &y)?;
+            let _guard = tch::no_grad_guard();
+            if let Some(c) = self.grad_clip {
+                grad = grad.f_clamp(-c, c)?;
+            }
+            let mut next = y.f_sub(&grad.f_mul_scalar(drift)?)?;
+            if noise > 0.0 {
+                next = next.f_add(&y.f_randn_like()?.f_mul_scalar(noise)?)?;
+            }
+            if let Some((lo, hi)) = self.clamp {
+                next = next.f_clamp(lo, hi)?;
+            }
+            y = next;
+        }
+        Ok(y)
+    }
+}

@@ -1,0 +1,1 @@
+//! Latent-variable energies: soft-min marginalisation and joint inference over z.

@@ -1,0 +1,1 @@
+//! The LeCun loss family for energy-based models, and the most offending incorrect answer.
