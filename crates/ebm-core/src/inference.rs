@@ -100,7 +100,8 @@ pub fn float_kind(x: &Tensor) -> Kind {
 /// assert_eq!(found.len(), 2);
 /// assert!((found[0] + 1.0).abs() < 1e-3 && (found[1] - 1.0).abs() < 1e-3);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GradientDescent {
     /// Step size (learning rate) on y, > 0.
     pub step_size: f64,
@@ -116,6 +117,11 @@ pub struct GradientDescent {
     pub init_scale: f64,
     /// Two final points closer than this (Euclidean) count as the same minimum.
     pub dedup_tolerance: f64,
+    /// Per-row backtracking: a step that would raise a row's energy is refused, that row's
+    /// step size halves and its momentum resets; accepted steps grow it back by 10% up to
+    /// `step_size`. Keeps descent stable on steep energies (NLL-trained ravines). With it off,
+    /// every step is taken at `step_size`.
+    pub backtracking: bool,
 }
 
 impl Default for GradientDescent {
@@ -128,6 +134,7 @@ impl Default for GradientDescent {
             restarts: 8,
             init_scale: 1.0,
             dedup_tolerance: 1e-2,
+            backtracking: true,
         }
     }
 }
@@ -263,27 +270,47 @@ impl GradientDescent {
             project(starts.detach().f_reshape([b * r, d])?)?
         };
         let mut velocity = y.f_zeros_like()?;
+        let (mut e, mut grad) = energy_and_grad_y(energy, &x_rep, &y)?;
+        // Per-row step sizes, `[B·R, 1]`: halved when a step would raise the energy.
+        let mut rate = Tensor::f_full([b * r, 1], self.step_size, (y.kind(), y.device()))?;
         let mut steps_taken = 0;
         for step in 0..self.steps {
-            let grad = grad_y(energy, &x_rep, &y)?;
+            let proposal = {
+                let _guard = tch::no_grad_guard();
+                velocity = velocity.f_mul_scalar(self.momentum)?.f_add(&grad)?;
+                project(y.f_sub(&velocity.f_mul(&rate)?)?)?
+            };
+            let (e_new, grad_new) = energy_and_grad_y(energy, &x_rep, &proposal)?;
             let _guard = tch::no_grad_guard();
-            velocity = velocity.f_mul_scalar(self.momentum)?.f_add(&grad)?;
-            let next = project(y.f_sub(&velocity.f_mul_scalar(self.step_size)?)?)?;
             steps_taken = step + 1;
             let check = self.tolerance > 0.0 && (step % 10 == 9 || step + 1 == self.steps);
             let moved = if check {
-                f64::try_from(next.f_sub(&y)?.f_abs()?.f_max()?)?
+                f64::try_from(proposal.f_sub(&y)?.f_abs()?.f_max()?)?
             } else {
                 f64::INFINITY
             };
-            y = next;
+            if self.backtracking {
+                // Accept a step that does not raise the energy (NaN never passes).
+                let accept = e_new.f_le_tensor(&e)?.f_unsqueeze(1)?;
+                y = proposal.f_where_self(&accept, &y)?;
+                grad = grad_new.f_where_self(&accept, &grad)?;
+                velocity = velocity.f_where_self(&accept, &velocity.f_zeros_like()?)?;
+                e = e_new.f_where_self(&accept.f_squeeze_dim(1)?, &e)?;
+                rate = rate
+                    .f_mul_scalar(1.1)?
+                    .f_clamp_max(self.step_size)?
+                    .f_where_self(&accept, &rate.f_mul_scalar(0.5)?)?;
+            } else {
+                y = proposal;
+                e = e_new;
+                grad = grad_new;
+            }
             if moved < self.tolerance {
                 break;
             }
         }
 
         let _guard = tch::no_grad_guard();
-        let e = energy.energy(&x_rep, &y)?;
         ensure_shape(&e, "energy output", &[b * r])?;
         ensure_no_nan(&e, "energies at the minima found")?;
         let y = y.f_view([b, r, d])?;
@@ -310,14 +337,24 @@ impl GradientDescent {
 
 /// ∇_y Σ_b E(x_b, y_b), computed for y alone: parameter gradients are not touched.
 pub fn grad_y<E: Energy + ?Sized>(energy: &E, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    Ok(energy_and_grad_y(energy, x, y)?.1)
+}
+
+/// The energies `[B]` (detached) and ∇_y Σ_b E(x_b, y_b), for y alone.
+pub fn energy_and_grad_y<E: Energy + ?Sized>(
+    energy: &E,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<(Tensor, Tensor)> {
     tch::with_grad(|| {
         let y = y.detach().f_requires_grad_(true)?;
         let e = energy.energy(x, &y)?;
         let total = e.f_sum(e.kind())?;
         let mut grads = Tensor::f_run_backward(&[total], &[&y], false, false)?;
-        grads
-            .pop()
-            .ok_or_else(|| EbmError::Tch(tch::TchError::Torch("no gradient returned for y".into())))
+        let grad = grads.pop().ok_or_else(|| {
+            EbmError::Tch(tch::TchError::Torch("no gradient returned for y".into()))
+        })?;
+        Ok((e.detach(), grad))
     })
 }
 

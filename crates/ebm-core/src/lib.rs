@@ -37,8 +37,8 @@ pub use energy::{Energy, FnEnergy};
 pub use error::{EbmError, Result};
 pub use gibbs::{free_energy, free_energy_weighted, gibbs_probabilities, Quadrature};
 pub use inference::{
-    argmin_table, exhaustive_argmin, grad_y, Exclusion, FiniteArgmin, GradientDescent, Minima,
-    Minimum,
+    argmin_table, energy_and_grad_y, exhaustive_argmin, grad_y, Exclusion, FiniteArgmin,
+    GradientDescent, Minima, Minimum,
 };
 pub use langevin::{Langevin, LangevinStep};
 pub use space::{ContinuousSpace, FiniteSpace};

@@ -1,0 +1,431 @@
+//! What bad input gets: typed errors, never panics.
+
+use ebm_contrastive::{
+    hardest_negative, semi_hard_negative, BarlowTwinsConfig, ContrastiveDivergenceConfig, Distance,
+    InfoNceConfig, InitNoise, MarginContrastiveConfig, NegativeCosineConfig, NtXentConfig,
+    ReplayBuffer, ReplayBufferConfig, SupConConfig, TripletMarginConfig, Triplets, VicRegConfig,
+};
+use ebm_core::{EbmError, FnEnergy, Langevin, LangevinStep};
+use rstest::rstest;
+use serde::de::value::{Error as DeError, MapDeserializer};
+use serde::Deserialize;
+use tch::{Device, Kind, Tensor};
+
+const F64: (Kind, Device) = (Kind::Double, Device::Cpu);
+
+fn ones(shape: &[i64]) -> Tensor {
+    Tensor::ones(shape, F64)
+}
+
+fn with_value(shape: &[i64], at: i64, value: f64) -> Tensor {
+    let t = Tensor::randn(shape, F64);
+    let _ = t.view([-1]).get(at).fill_(value);
+    t
+}
+
+fn hyperparameter<T: std::fmt::Debug>(r: ebm_core::Result<T>, expected: &str) {
+    match r {
+        Err(EbmError::Hyperparameter { name, .. }) => assert_eq!(name, expected),
+        other => panic!("expected a hyperparameter error on {expected}, got {other:?}"),
+    }
+}
+
+fn shape<T: std::fmt::Debug>(r: ebm_core::Result<T>) {
+    assert!(matches!(r, Err(EbmError::Shape { .. })), "{r:?}");
+}
+
+fn batch<T: std::fmt::Debug>(r: ebm_core::Result<T>) {
+    assert!(matches!(r, Err(EbmError::BatchMismatch { .. })), "{r:?}");
+}
+
+fn non_finite<T: std::fmt::Debug>(r: ebm_core::Result<T>) {
+    assert!(matches!(r, Err(EbmError::NonFinite { .. })), "{r:?}");
+}
+
+fn label<T: std::fmt::Debug>(r: ebm_core::Result<T>) {
+    assert!(matches!(r, Err(EbmError::InvalidLabel(_))), "{r:?}");
+}
+
+#[rstest]
+#[case(0.0)]
+#[case(-0.5)]
+#[case(f64::NAN)]
+#[case(f64::INFINITY)]
+fn temperatures_must_be_positive(#[case] temperature: f64) {
+    hyperparameter(
+        NtXentConfig {
+            temperature,
+            ..Default::default()
+        }
+        .check(),
+        "temperature",
+    );
+    hyperparameter(
+        SupConConfig {
+            temperature,
+            ..Default::default()
+        }
+        .check(),
+        "temperature",
+    );
+    hyperparameter(InfoNceConfig { temperature }.check(), "temperature");
+}
+
+#[test]
+fn other_hyperparameters() {
+    hyperparameter(
+        NtXentConfig {
+            eps: 0.0,
+            ..Default::default()
+        }
+        .check(),
+        "eps",
+    );
+    hyperparameter(MarginContrastiveConfig { margin: 0.0 }.check(), "margin");
+    hyperparameter(MarginContrastiveConfig { margin: -1.0 }.check(), "margin");
+    hyperparameter(
+        TripletMarginConfig {
+            margin: -1.0,
+            ..Default::default()
+        }
+        .check(),
+        "margin",
+    );
+    hyperparameter(
+        TripletMarginConfig {
+            distance: Distance::Lp { p: 0.5 },
+            ..Default::default()
+        }
+        .check(),
+        "p",
+    );
+    hyperparameter(Distance::Lp { p: f64::NAN }.validate(), "p");
+    hyperparameter(Distance::Cosine { eps: -1.0 }.validate(), "eps");
+    hyperparameter(
+        VicRegConfig {
+            invariance_weight: -1.0,
+            ..Default::default()
+        }
+        .check(),
+        "invariance_weight",
+    );
+    hyperparameter(
+        VicRegConfig {
+            variance_weight: f64::NAN,
+            ..Default::default()
+        }
+        .check(),
+        "variance_weight",
+    );
+    hyperparameter(
+        VicRegConfig {
+            covariance_weight: -0.1,
+            ..Default::default()
+        }
+        .check(),
+        "covariance_weight",
+    );
+    hyperparameter(
+        VicRegConfig {
+            epsilon: 0.0,
+            ..Default::default()
+        }
+        .check(),
+        "epsilon",
+    );
+    hyperparameter(
+        VicRegConfig {
+            target_std: 0.0,
+            ..Default::default()
+        }
+        .check(),
+        "target_std",
+    );
+    hyperparameter(
+        BarlowTwinsConfig {
+            lambda: -1.0,
+            ..Default::default()
+        }
+        .check(),
+        "lambda",
+    );
+    hyperparameter(
+        BarlowTwinsConfig {
+            bn_eps: 0.0,
+            ..Default::default()
+        }
+        .check(),
+        "bn_eps",
+    );
+    hyperparameter(NegativeCosineConfig { eps: 0.0 }.check(), "eps");
+    hyperparameter(
+        ContrastiveDivergenceConfig { l2_weight: -1.0 }.check(),
+        "l2_weight",
+    );
+}
+
+#[test]
+fn nt_xent_bad_views() {
+    let loss = NtXentConfig::default().check().expect("config");
+    shape(loss.loss(&ones(&[4, 3]), &ones(&[4, 2])));
+    batch(loss.loss(&ones(&[4, 3]), &ones(&[3, 3])));
+    shape(loss.loss(&ones(&[4]), &ones(&[4])));
+    shape(loss.loss(&ones(&[2, 2, 2]), &ones(&[2, 2, 2])));
+    shape(loss.loss(&ones(&[0, 3]), &ones(&[0, 3])));
+    non_finite(loss.loss(&with_value(&[4, 3], 5, f64::NAN), &ones(&[4, 3])));
+    non_finite(loss.loss(&ones(&[4, 3]), &with_value(&[4, 3], 0, f64::INFINITY)));
+    non_finite(loss.loss(&ones(&[4, 3]), &with_value(&[4, 3], 11, f64::NEG_INFINITY)));
+}
+
+#[test]
+fn sup_con_bad_labels() {
+    let loss = SupConConfig::default().check().expect("config");
+    let f = ones(&[4, 3]);
+    label(loss.loss(&f, &Tensor::from_slice(&[0.0, 1.0, 0.0, 1.0])));
+    batch(loss.loss(&f, &Tensor::from_slice(&[0i64, 1, 0])));
+    shape(loss.loss(&f, &Tensor::zeros([4, 1], (Kind::Int64, Device::Cpu))));
+    non_finite(loss.loss(
+        &with_value(&[4, 3], 2, f64::NAN),
+        &Tensor::from_slice(&[0i64, 1, 0, 1]),
+    ));
+}
+
+#[test]
+fn info_nce_bad_energies() {
+    let loss = InfoNceConfig::default().check().expect("config");
+    assert!(matches!(
+        loss.loss_from_energies(&ones(&[3]), &ones(&[3, 0])),
+        Err(EbmError::EmptyCandidates(_))
+    ));
+    shape(loss.loss_from_energies(&ones(&[3]), &ones(&[3])));
+    shape(loss.loss_from_energies(&ones(&[3, 1]), &ones(&[3, 2])));
+    batch(loss.loss_from_energies(&ones(&[3]), &ones(&[2, 2])));
+    non_finite(loss.loss_from_energies(&Tensor::from_slice(&[f64::NAN]), &ones(&[1, 2])));
+    non_finite(loss.loss_from_energies(&ones(&[1]), &with_value(&[1, 2], 1, f64::NEG_INFINITY)));
+
+    let energy =
+        FnEnergy::new(|x: &Tensor, y: &Tensor| (x - y).square().sum_dim_intlist(1, false, None));
+    let x = ones(&[3, 2]);
+    shape(loss.loss(&energy, &x, &ones(&[3, 2]), &ones(&[3, 4, 5])));
+    shape(loss.loss(&energy, &x, &ones(&[3, 2]), &ones(&[3, 2])));
+    batch(loss.loss(&energy, &x, &ones(&[2, 2]), &ones(&[3, 4, 2])));
+    assert!(matches!(
+        loss.loss(&energy, &x, &ones(&[3, 2]), &ones(&[3, 0, 2])),
+        Err(EbmError::EmptyCandidates(_))
+    ));
+}
+
+#[test]
+fn margin_losses_bad_input() {
+    let mc = MarginContrastiveConfig::default().check().expect("config");
+    label(mc.loss(&ones(&[2]), &Tensor::from_slice(&[0i64, 2])));
+    label(mc.loss(&ones(&[2]), &Tensor::from_slice(&[0.5, 1.0])));
+    batch(mc.loss(&ones(&[2]), &Tensor::from_slice(&[true])));
+    shape(mc.loss(&ones(&[2, 1]), &Tensor::from_slice(&[true, false])));
+    non_finite(mc.loss(
+        &Tensor::from_slice(&[f64::NAN, 1.0]),
+        &Tensor::from_slice(&[true, false]),
+    ));
+
+    let triplet = TripletMarginConfig::default().check().expect("config");
+    shape(triplet.loss(&ones(&[2, 3]), &ones(&[2, 3]), &ones(&[2, 4])));
+    batch(triplet.loss(&ones(&[2, 3]), &ones(&[1, 3]), &ones(&[2, 3])));
+    non_finite(triplet.loss(
+        &ones(&[2, 3]),
+        &ones(&[2, 3]),
+        &with_value(&[2, 3], 0, f64::NAN),
+    ));
+    let out_of_range = Triplets {
+        anchor: Tensor::from_slice(&[0i64]),
+        positive: Tensor::from_slice(&[1i64]),
+        negative: Tensor::from_slice(&[7i64]),
+    };
+    label(triplet.loss_mined(&ones(&[3, 2]), &out_of_range));
+    let ragged = Triplets {
+        anchor: Tensor::from_slice(&[0i64, 1]),
+        positive: Tensor::from_slice(&[1i64]),
+        negative: Tensor::from_slice(&[2i64]),
+    };
+    shape(triplet.loss_mined(&ones(&[3, 2]), &ragged));
+}
+
+#[test]
+fn distances_and_miners_bad_input() {
+    shape(Distance::default().pairwise(&ones(&[2, 3]), &ones(&[4, 2])));
+    batch(Distance::Dot.paired(&ones(&[2, 3]), &ones(&[4, 3])));
+    non_finite(
+        Distance::EUCLIDEAN.pairwise(&with_value(&[2, 3], 1, f64::INFINITY), &ones(&[4, 3])),
+    );
+    let labels = Tensor::from_slice(&[0i64, 1, 0]);
+    hyperparameter(
+        semi_hard_negative(&ones(&[3, 2]), &labels, &Distance::EUCLIDEAN, 0.0),
+        "margin",
+    );
+    batch(hardest_negative(
+        &ones(&[4, 2]),
+        &labels,
+        &Distance::EUCLIDEAN,
+    ));
+    label(hardest_negative(
+        &ones(&[3, 2]),
+        &Tensor::from_slice(&[0.0, 1.0, 0.0]),
+        &Distance::EUCLIDEAN,
+    ));
+    non_finite(hardest_negative(
+        &with_value(&[3, 2], 0, f64::NAN),
+        &labels,
+        &Distance::EUCLIDEAN,
+    ));
+    hyperparameter(
+        hardest_negative(&ones(&[3, 2]), &labels, &Distance::Lp { p: 0.0 }),
+        "p",
+    );
+}
+
+#[test]
+fn non_contrastive_bad_input() {
+    let vicreg = VicRegConfig::default().check().expect("config");
+    shape(vicreg.loss(&ones(&[1, 3]), &ones(&[1, 3])));
+    shape(vicreg.loss(&ones(&[4, 3]), &ones(&[4, 2])));
+    non_finite(vicreg.loss(&with_value(&[4, 3], 3, f64::NAN), &ones(&[4, 3])));
+    let barlow = BarlowTwinsConfig::default().check().expect("config");
+    shape(barlow.loss(&ones(&[1, 3]), &ones(&[1, 3])));
+    batch(barlow.loss(&ones(&[4, 3]), &ones(&[5, 3])));
+    let nc = NegativeCosineConfig::default().check().expect("config");
+    shape(nc.loss(&ones(&[4, 3]), &ones(&[4, 2])));
+    non_finite(nc.loss(&ones(&[4, 3]), &with_value(&[4, 3], 0, f64::INFINITY)));
+}
+
+fn langevin() -> Langevin {
+    Langevin {
+        step: LangevinStep::Decoupled {
+            step_size: 0.01,
+            noise_std: 0.01,
+        },
+        steps: 2,
+        clamp: None,
+        grad_clip: None,
+    }
+}
+
+#[test]
+fn replay_buffer_and_cd_bad_input() {
+    let new = |config: ReplayBufferConfig, langevin: Langevin, shape: &[i64]| {
+        ReplayBuffer::new(&config, langevin, shape, F64)
+    };
+    let ok = ReplayBufferConfig {
+        capacity: 8,
+        ..Default::default()
+    };
+    hyperparameter(
+        new(ReplayBufferConfig { capacity: 0, ..ok }, langevin(), &[2]),
+        "capacity",
+    );
+    for f in [-0.1, 1.5, f64::NAN] {
+        hyperparameter(
+            new(
+                ReplayBufferConfig {
+                    reinit_fraction: f,
+                    ..ok
+                },
+                langevin(),
+                &[2],
+            ),
+            "reinit_fraction",
+        );
+    }
+    hyperparameter(
+        new(
+            ReplayBufferConfig {
+                init: InitNoise::Uniform { lo: 1.0, hi: 1.0 },
+                ..ok
+            },
+            langevin(),
+            &[2],
+        ),
+        "init",
+    );
+    hyperparameter(
+        new(
+            ReplayBufferConfig {
+                init: InitNoise::Normal {
+                    mean: 0.0,
+                    std: -1.0,
+                },
+                ..ok
+            },
+            langevin(),
+            &[2],
+        ),
+        "init.std",
+    );
+    hyperparameter(
+        new(
+            ok,
+            Langevin {
+                steps: 0,
+                ..langevin()
+            },
+            &[2],
+        ),
+        "steps",
+    );
+    shape(new(ok, langevin(), &[0]));
+
+    let energy =
+        FnEnergy::new(|_x: &Tensor, y: &Tensor| y.square().sum_dim_intlist(1, false, None));
+    let mut buffer = new(ok, langevin(), &[2]).expect("buffer");
+    hyperparameter(
+        buffer.sample(&energy, &Tensor::zeros([9, 0], F64)),
+        "capacity",
+    );
+    hyperparameter(
+        buffer.sample(&energy, &Tensor::zeros([0, 0], F64)),
+        "capacity",
+    );
+    shape(buffer.sample(&energy, &Tensor::from(1.0)));
+
+    let cd = ContrastiveDivergenceConfig::default()
+        .check()
+        .expect("config");
+    shape(cd.loss_from_energies(&ones(&[0]), &ones(&[3])));
+    shape(cd.loss_from_energies(&ones(&[3, 1]), &ones(&[3])));
+    non_finite(cd.loss_from_energies(&ones(&[2]), &Tensor::from_slice(&[1.0, f64::INFINITY])));
+    batch(cd.loss(
+        &energy,
+        &Tensor::zeros([3, 0], F64),
+        &ones(&[3, 2]),
+        &ones(&[2, 2]),
+    ));
+}
+
+#[test]
+fn configs_deserialize_with_defaults_and_reject_unknown_fields() {
+    let parse = |pairs: Vec<(&'static str, f64)>| {
+        NtXentConfig::deserialize(MapDeserializer::<_, DeError>::new(pairs.into_iter()))
+    };
+    let config = parse(vec![("temperature", 0.2)]).expect("parses");
+    assert_eq!(
+        config,
+        NtXentConfig {
+            temperature: 0.2,
+            ..Default::default()
+        }
+    );
+    assert!(parse(vec![("tau", 0.2)]).is_err());
+    // Parsing does not validate; check() does.
+    let bad = parse(vec![("temperature", -1.0)]).expect("parses");
+    hyperparameter(bad.check(), "temperature");
+
+    let vicreg = VicRegConfig::deserialize(MapDeserializer::<_, DeError>::new(
+        vec![("covariance_weight", 2.0)].into_iter(),
+    ))
+    .expect("parses");
+    assert_eq!(vicreg.covariance_weight, 2.0);
+    assert_eq!(vicreg.invariance_weight, 25.0);
+    assert_eq!(vicreg.variance_weight, 25.0);
+    assert_eq!(vicreg.epsilon, 1e-4);
+    assert_eq!(vicreg.target_std, 1.0);
+    let barlow = BarlowTwinsConfig::default();
+    assert_eq!(barlow.lambda, 5e-3);
+}
