@@ -1,0 +1,264 @@
+//! What every architecture offers the trainer and the runner.
+
+use ebm_core::error::{batch_size, check_count, check_positive};
+use ebm_core::{
+    ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescent, Minimum, Quadrature, Result,
+};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Kind, Tensor};
+
+/// The range of a continuous y: the box inference searches, the quadrature grid used for
+/// the energies over all of Y (NLL, MEE, perceptron, collapse spread) and the ε of the most
+/// offending incorrect answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct YRange {
+    /// Lower bound of every coordinate of y.
+    pub lo: f64,
+    /// Upper bound of every coordinate of y.
+    pub hi: f64,
+    /// Grid points per coordinate (y of dimension 1 or 2).
+    pub grid_points: usize,
+    /// The most offending incorrect answer is at least this far from the correct y.
+    pub epsilon: f64,
+    /// Gradient-descent steps of the most offending answer's search during training
+    /// (started from the grid points; inference uses the full `search` settings).
+    pub offending_steps: usize,
+    /// Stratified quadrature in training: every batch moves each grid point uniformly
+    /// within its own cell (same cell volume, so the same log weights). A fixed grid lets a
+    /// loss that integrates over Y (NLL, MEE) raise the energy at the grid points only and
+    /// leave it low in between; jittering takes that loophole away. Evaluation and the
+    /// per-epoch probe always use the fixed midpoints.
+    pub jitter: bool,
+}
+
+impl Default for YRange {
+    fn default() -> Self {
+        YRange {
+            lo: -2.0,
+            hi: 2.0,
+            grid_points: 40,
+            epsilon: 0.2,
+            offending_steps: 20,
+            jitter: true,
+        }
+    }
+}
+
+/// The answer space of an architecture, with what the trainer needs to search it.
+#[derive(Debug)]
+pub enum Answers {
+    /// A finite set: energies over all of Y come from one `candidate_energies` call.
+    Finite(FiniteSpace),
+    /// A continuous box of y.
+    Continuous(ContinuousAnswers),
+}
+
+/// A continuous answer space, its quadrature grid, ε, and the gradient-descent settings.
+#[derive(Debug)]
+pub struct ContinuousAnswers {
+    /// The box y lives in.
+    pub space: ContinuousSpace,
+    /// Midpoint grid over the box, `[K, d]`, with its log cell volume.
+    pub grid: Quadrature,
+    /// Radius of the exclusion ball around y_i for the most offending answer.
+    pub epsilon: f64,
+    /// Gradient descent used for inference.
+    pub search: GradientDescent,
+    /// The shorter gradient descent of the most offending answer's search in training.
+    pub offending: GradientDescent,
+    /// Half-width of a grid cell per coordinate, when training jitters the grid.
+    pub jitter: Option<f64>,
+}
+
+impl ContinuousAnswers {
+    /// Builds the box, the grid (y of dimension 1 or 2) and checks ε and the search settings.
+    pub fn new(dim: i64, range: &YRange, search: GradientDescent) -> Result<Self> {
+        let space = ContinuousSpace::boxed(dim, range.lo, range.hi)?;
+        check_positive("epsilon", range.epsilon)?;
+        search.validate()?;
+        let grid = match dim {
+            1 => Quadrature::grid_1d(
+                range.lo,
+                range.hi,
+                range.grid_points,
+                Kind::Float,
+                tch::Device::Cpu,
+            )?,
+            2 => Quadrature::grid_2d(
+                [range.lo; 2],
+                [range.hi; 2],
+                [range.grid_points; 2],
+                Kind::Float,
+                tch::Device::Cpu,
+            )?,
+            _ => {
+                return Err(EbmError::Hyperparameter {
+                    name: "y_dim",
+                    reason: "must be 1 or 2 for a quadrature grid over y",
+                    value: dim.to_string(),
+                })
+            }
+        };
+        let offending = GradientDescent {
+            steps: check_count("offending_steps", range.offending_steps)?,
+            ..search.clone()
+        };
+        Ok(ContinuousAnswers {
+            space,
+            grid,
+            epsilon: range.epsilon,
+            search,
+            offending,
+            jitter: range
+                .jitter
+                .then_some(0.5 * (range.hi - range.lo) / range.grid_points as f64),
+        })
+    }
+
+    /// The grid points for one training batch: the midpoints, each moved uniformly within its
+    /// cell when `jitter` is on (stratified sampling, same log weights).
+    pub fn training_points(&self) -> Result<Tensor> {
+        match self.jitter {
+            None => Ok(self.grid.points.shallow_clone()),
+            Some(half) => {
+                let noise = self
+                    .grid
+                    .points
+                    .f_rand_like()?
+                    .f_mul_scalar(2.0 * half)?
+                    .f_sub_scalar(half)?;
+                Ok(self.grid.points.f_add(&noise)?)
+            }
+        }
+    }
+
+    /// Moves the grid to a device (models call this once at construction).
+    pub fn to_device(mut self, device: tch::Device) -> Self {
+        self.grid.points = self.grid.points.to_device(device);
+        self
+    }
+}
+
+/// What `predict` returns.
+#[derive(Debug)]
+pub enum Prediction {
+    /// A finite answer per x.
+    Finite {
+        /// Index of ŷ among the candidates, `[B]` Int64.
+        index: Tensor,
+        /// ŷ itself: class indices `[B]`, signs `[B]`, or vectors `[B, d]`.
+        y: Tensor,
+    },
+    /// A continuous answer per x, with every distinct minimum found.
+    Continuous {
+        /// The best ŷ, `[B, d]`.
+        y: Tensor,
+        /// Per x, the set of distinct minima (sorted by energy).
+        minima: Vec<Vec<Minimum>>,
+    },
+}
+
+/// An energy-based architecture: an [`Energy`] with parameters, an answer space and `predict`.
+pub trait Architecture: Energy {
+    /// The architecture's name, as in configs (`regression`, `multi_class`, …).
+    fn name(&self) -> &'static str;
+    /// The parameters.
+    fn var_store(&self) -> &nn::VarStore;
+    /// The parameters, mutably (to load a checkpoint).
+    fn var_store_mut(&mut self) -> &mut nn::VarStore;
+    /// Width of x.
+    fn x_dim(&self) -> i64;
+    /// The answer space and how to search it.
+    fn answers(&self) -> &Answers;
+    /// ŷ = argmin_y E(x, y) (runs without gradient tracking).
+    fn predict(&self, x: &Tensor) -> Result<Prediction>;
+    /// Checks targets for this model (width, label range, signs): specific errors.
+    fn check_targets(&self, y: &Tensor) -> Result<()>;
+    /// For a finite answer space: the index of each y among the candidates, `[B]` Int64.
+    fn label_index(&self, y: &Tensor) -> Result<Tensor> {
+        Err(EbmError::InvalidLabel(format!(
+            "{} has a continuous answer space: labels have no index (y shape {:?})",
+            self.name(),
+            y.size()
+        )))
+    }
+
+    /// Checks x (shape `[B, x_dim]`, finite) and, when given, y against the model.
+    fn check_inputs(&self, x: &Tensor, y: Option<&Tensor>) -> Result<()> {
+        let dims = x.size();
+        if dims.len() != 2 || dims[1] != self.x_dim() {
+            return Err(EbmError::Shape {
+                what: format!("x for the {} model", self.name()),
+                expected: format!("[B, {}]", self.x_dim()),
+                got: dims,
+            });
+        }
+        ebm_core::error::ensure_finite(x, "x")?;
+        if let Some(y) = y {
+            ebm_core::error::ensure_same_batch(x, "x", y, "y")?;
+            self.check_targets(y)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks continuous targets: `[B, dim]`, finite.
+pub(crate) fn check_continuous_targets(y: &Tensor, dim: i64, model: &str) -> Result<()> {
+    let dims = y.size();
+    if dims.len() != 2 || dims[1] != dim {
+        return Err(EbmError::Shape {
+            what: format!("y for the {model} model"),
+            expected: format!("[B, {dim}]"),
+            got: dims,
+        });
+    }
+    ebm_core::error::ensure_finite(y, "y")
+}
+
+/// Checks class labels: `[B]` integers in [0, k).
+pub(crate) fn check_class_labels(y: &Tensor, k: i64) -> Result<()> {
+    let dims = y.size();
+    if dims.len() != 1
+        || !matches!(
+            y.kind(),
+            Kind::Int64 | Kind::Int | Kind::Int16 | Kind::Int8 | Kind::Uint8
+        )
+    {
+        return Err(EbmError::InvalidLabel(format!(
+            "class labels must be an integer tensor [B], got {:?} of shape {dims:?}",
+            y.kind()
+        )));
+    }
+    if batch_size(y, "labels")? == 0 {
+        return Ok(());
+    }
+    let lo = i64::try_from(y.min())?;
+    let hi = i64::try_from(y.max())?;
+    if lo < 0 || hi >= k {
+        let bad = if lo < 0 { lo } else { hi };
+        return Err(EbmError::InvalidLabel(format!(
+            "class label {bad} is out of range: labels must be in [0, {k})"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks binary labels: `[B]` floats, each −1 or +1.
+pub(crate) fn check_sign_labels(y: &Tensor) -> Result<()> {
+    let dims = y.size();
+    if dims.len() != 1 {
+        return Err(EbmError::InvalidLabel(format!(
+            "binary labels must be a tensor [B] of -1/+1, got shape {dims:?}"
+        )));
+    }
+    let yf = y.to_kind(Kind::Double);
+    let ok = yf.eq(1.0).logical_or(&yf.eq(-1.0));
+    if !bool::try_from(ok.all())? {
+        let bad = f64::try_from(yf.masked_select(&ok.logical_not()).get(0))?;
+        return Err(EbmError::InvalidLabel(format!(
+            "binary label {bad} is not in {{-1, +1}}"
+        )));
+    }
+    Ok(())
+}

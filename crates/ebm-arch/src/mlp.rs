@@ -1,0 +1,145 @@
+//! Multi-layer perceptrons built from a config: the networks G of every architecture.
+
+use ebm_core::{EbmError, Result};
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module};
+use tch::Tensor;
+
+/// The non-linearity between layers.
+///
+/// Softplus is the default: inference differentiates through G with respect to y, and a
+/// smooth activation gives smooth energy landscapes and useful second-order behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// log(1 + eˣ).
+    #[default]
+    Softplus,
+    /// max(0, x).
+    Relu,
+    /// tanh(x).
+    Tanh,
+    /// x·σ(x).
+    Silu,
+}
+
+impl Activation {
+    /// Applies the activation.
+    pub fn apply(self, t: &Tensor) -> Tensor {
+        match self {
+            Activation::Softplus => t.softplus(),
+            Activation::Relu => t.relu(),
+            Activation::Tanh => t.tanh(),
+            Activation::Silu => t.silu(),
+        }
+    }
+}
+
+/// Hidden layer sizes and activation of an MLP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlpConfig {
+    /// Widths of the hidden layers, e.g. `[64, 64]`; empty means a single linear layer.
+    pub hidden: Vec<i64>,
+    /// Activation after each hidden layer.
+    pub activation: Activation,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        MlpConfig {
+            hidden: vec![64, 64],
+            activation: Activation::Softplus,
+        }
+    }
+}
+
+impl MlpConfig {
+    /// Checks every width is ≥ 1.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(w) = self.hidden.iter().find(|&&w| w < 1) {
+            return Err(EbmError::Hyperparameter {
+                name: "hidden",
+                reason: "layer widths must be >= 1",
+                value: w.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A fully connected network `in_dim → hidden… → out_dim`, activation between layers and
+/// none after the last.
+#[derive(Debug)]
+pub struct Mlp {
+    layers: Vec<nn::Linear>,
+    activation: Activation,
+    in_dim: i64,
+    out_dim: i64,
+}
+
+impl Mlp {
+    /// Creates the layers under `path` (named `0`, `1`, … in checkpoints).
+    pub fn new(path: &nn::Path<'_>, in_dim: i64, out_dim: i64, config: &MlpConfig) -> Result<Self> {
+        config.validate()?;
+        for (name, v) in [("input width", in_dim), ("output width", out_dim)] {
+            if v < 1 {
+                return Err(EbmError::Hyperparameter {
+                    name,
+                    reason: "must be >= 1",
+                    value: v.to_string(),
+                });
+            }
+        }
+        let mut widths = vec![in_dim];
+        widths.extend_from_slice(&config.hidden);
+        widths.push(out_dim);
+        let layers = widths
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| nn::linear(path / i.to_string(), w[0], w[1], Default::default()))
+            .collect();
+        Ok(Mlp {
+            layers,
+            activation: config.activation,
+            in_dim,
+            out_dim,
+        })
+    }
+
+    /// Multiplies the last layer's weights and bias by `factor` (e.g. to start a network
+    /// near zero so that the inputs it separates start close together).
+    pub fn scale_output_layer(&mut self, factor: f64) {
+        let _guard = tch::no_grad_guard();
+        if let Some(last) = self.layers.last_mut() {
+            let _ = last.ws.f_mul_scalar_(factor);
+            if let Some(bs) = last.bs.as_mut() {
+                let _ = bs.f_mul_scalar_(factor);
+            }
+        }
+    }
+
+    /// Input width.
+    pub fn in_dim(&self) -> i64 {
+        self.in_dim
+    }
+
+    /// Output width.
+    pub fn out_dim(&self) -> i64 {
+        self.out_dim
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        let last = self.layers.len() - 1;
+        let mut h = xs.shallow_clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&h);
+            if i < last {
+                h = self.activation.apply(&h);
+            }
+        }
+        h
+    }
+}

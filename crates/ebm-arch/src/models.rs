@@ -1,0 +1,396 @@
+//! Four of the five architectures (the latent-variable one is in `latent.rs`).
+
+use crate::architecture::{
+    check_class_labels, check_continuous_targets, check_sign_labels, Answers, Architecture,
+    ContinuousAnswers, Prediction, YRange,
+};
+use crate::mlp::{Mlp, MlpConfig};
+use ebm_core::error::{ensure_same_batch, ensure_shape};
+use ebm_core::{
+    exhaustive_argmin, EbmError, Energy, FiniteSpace, GradientDescent, Minimum, Result,
+};
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+/// ½‖a_b − c_k‖² for every pair: `a [B, h]`, `c [K, h]` → `[B, K]`, without a `[B, K, h]` tensor.
+fn half_squared_distances(a: &Tensor, c: &Tensor) -> Result<Tensor> {
+    let a2 = a.f_square()?.f_sum_dim_intlist(1, true, a.kind())?;
+    let c2 = c
+        .f_square()?
+        .f_sum_dim_intlist(1, true, c.kind())?
+        .f_transpose(0, 1)?;
+    let cross = a.f_matmul(&c.f_transpose(0, 1)?)?;
+    // Rounding can make a tiny distance negative: clamp at 0.
+    Ok(a2
+        .f_add(&c2)?
+        .f_sub(&cross.f_mul_scalar(2.0)?)?
+        .f_clamp_min(0.0)?
+        .f_mul_scalar(0.5)?)
+}
+
+/// ½‖a − c‖² per row.
+fn half_squared_norm(a: &Tensor, c: &Tensor) -> Result<Tensor> {
+    Ok(a.f_sub(c)?
+        .f_square()?
+        .f_sum_dim_intlist(1, false, a.kind())?
+        .f_mul_scalar(0.5)?)
+}
+
+fn check_y_width(y: &Tensor, dim: i64, what: &str) -> Result<()> {
+    let dims = y.size();
+    if dims.len() != 2 || dims[1] != dim {
+        return Err(EbmError::Shape {
+            what: what.to_string(),
+            expected: format!("[N, {dim}]"),
+            got: dims,
+        });
+    }
+    Ok(())
+}
+
+/// Architecture 1, regression: E(x, y) = ½‖G_W(x) − y‖², ŷ = G_W(x) in closed form.
+#[derive(Debug)]
+pub struct Regression {
+    vs: nn::VarStore,
+    g: Mlp,
+    y_dim: i64,
+    answers: Answers,
+}
+
+impl Regression {
+    /// G: `x_dim → y_dim`.
+    pub fn new(
+        x_dim: i64,
+        y_dim: i64,
+        g: &MlpConfig,
+        range: &YRange,
+        search: GradientDescent,
+        device: Device,
+    ) -> Result<Self> {
+        let vs = nn::VarStore::new(device);
+        let g = Mlp::new(&(vs.root() / "g"), x_dim, y_dim, g)?;
+        let answers =
+            Answers::Continuous(ContinuousAnswers::new(y_dim, range, search)?.to_device(device));
+        Ok(Regression {
+            vs,
+            g,
+            y_dim,
+            answers,
+        })
+    }
+
+    /// ŷ by gradient descent on E (which must agree with the closed form G(x)).
+    pub fn predict_by_descent(&self, x: &Tensor) -> Result<ebm_core::Minima> {
+        self.check_inputs(x, None)?;
+        let Answers::Continuous(c) = &self.answers else {
+            unreachable!("regression answers are continuous")
+        };
+        c.search.minimize(self, x, &c.space)
+    }
+}
+
+impl Energy for Regression {
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        ensure_same_batch(x, "x", y, "y")?;
+        check_y_width(y, self.y_dim, "y")?;
+        half_squared_norm(&self.g.forward(x), y)
+    }
+    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        check_y_width(ys, self.y_dim, "candidates")?;
+        half_squared_distances(&self.g.forward(x), ys)
+    }
+}
+
+impl Architecture for Regression {
+    fn name(&self) -> &'static str {
+        "regression"
+    }
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+    fn x_dim(&self) -> i64 {
+        self.g.in_dim()
+    }
+    fn answers(&self) -> &Answers {
+        &self.answers
+    }
+    fn predict(&self, x: &Tensor) -> Result<Prediction> {
+        self.check_inputs(x, None)?;
+        let _guard = tch::no_grad_guard();
+        let y = self.g.forward(x);
+        let minima = rows_as_minima(&y)?;
+        Ok(Prediction::Continuous { y, minima })
+    }
+    fn check_targets(&self, y: &Tensor) -> Result<()> {
+        check_continuous_targets(y, self.y_dim, self.name())
+    }
+}
+
+/// Each row of `[B, d]` as the single minimum of its x (energy 0).
+fn rows_as_minima(y: &Tensor) -> Result<Vec<Vec<Minimum>>> {
+    let d = y.size()[1] as usize;
+    let flat: Vec<f64> = Vec::try_from(y.to_kind(Kind::Double).flatten(0, -1))?;
+    Ok(flat
+        .chunks(d.max(1))
+        .map(|row| {
+            vec![Minimum {
+                y: row.to_vec(),
+                energy: 0.0,
+            }]
+        })
+        .collect())
+}
+
+/// Architecture 2, implicit regression: E(x, y) = ½‖G_x(x) − G_y(y)‖²; several y per x can
+/// reach zero energy, so ŷ comes from gradient descent with restarts, as a set of minima.
+#[derive(Debug)]
+pub struct ImplicitRegression {
+    vs: nn::VarStore,
+    gx: Mlp,
+    gy: Mlp,
+    y_dim: i64,
+    answers: Answers,
+}
+
+impl ImplicitRegression {
+    /// G_x: `x_dim → embed`, G_y: `y_dim → embed`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        x_dim: i64,
+        y_dim: i64,
+        embed: i64,
+        gx: &MlpConfig,
+        gy: &MlpConfig,
+        range: &YRange,
+        search: GradientDescent,
+        device: Device,
+    ) -> Result<Self> {
+        let vs = nn::VarStore::new(device);
+        let gx = Mlp::new(&(vs.root() / "gx"), x_dim, embed, gx)?;
+        let gy = Mlp::new(&(vs.root() / "gy"), y_dim, embed, gy)?;
+        let answers =
+            Answers::Continuous(ContinuousAnswers::new(y_dim, range, search)?.to_device(device));
+        Ok(ImplicitRegression {
+            vs,
+            gx,
+            gy,
+            y_dim,
+            answers,
+        })
+    }
+}
+
+impl Energy for ImplicitRegression {
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        ensure_same_batch(x, "x", y, "y")?;
+        check_y_width(y, self.y_dim, "y")?;
+        half_squared_norm(&self.gx.forward(x), &self.gy.forward(y))
+    }
+    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        check_y_width(ys, self.y_dim, "candidates")?;
+        half_squared_distances(&self.gx.forward(x), &self.gy.forward(ys))
+    }
+}
+
+impl Architecture for ImplicitRegression {
+    fn name(&self) -> &'static str {
+        "implicit_regression"
+    }
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+    fn x_dim(&self) -> i64 {
+        self.gx.in_dim()
+    }
+    fn answers(&self) -> &Answers {
+        &self.answers
+    }
+    fn predict(&self, x: &Tensor) -> Result<Prediction> {
+        self.check_inputs(x, None)?;
+        let Answers::Continuous(c) = &self.answers else {
+            unreachable!("implicit regression answers are continuous")
+        };
+        let found = c.search.minimize(self, x, &c.space)?;
+        Ok(Prediction::Continuous {
+            y: found.best_y,
+            minima: found.distinct,
+        })
+    }
+    fn check_targets(&self, y: &Tensor) -> Result<()> {
+        check_continuous_targets(y, self.y_dim, self.name())
+    }
+}
+
+/// Architecture 3, binary classification: E(x, y) = −y·G_W(x), y ∈ {−1, +1}; ŷ = sign G_W(x).
+#[derive(Debug)]
+pub struct Binary {
+    vs: nn::VarStore,
+    g: Mlp,
+    answers: Answers,
+}
+
+impl Binary {
+    /// G: `x_dim → 1`.
+    pub fn new(x_dim: i64, g: &MlpConfig, device: Device) -> Result<Self> {
+        let vs = nn::VarStore::new(device);
+        let g = Mlp::new(&(vs.root() / "g"), x_dim, 1, g)?;
+        Ok(Binary {
+            vs,
+            g,
+            answers: Answers::Finite(FiniteSpace::Signs),
+        })
+    }
+
+    /// The score G_W(x), `[B]`.
+    pub fn score(&self, x: &Tensor) -> Tensor {
+        self.g.forward(x).squeeze_dim(1)
+    }
+}
+
+impl Energy for Binary {
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        ensure_same_batch(x, "x", y, "y")?;
+        let score = self.score(x);
+        ensure_shape(y, "binary y", &score.size())?;
+        Ok(y.f_to_kind(score.kind())?.f_mul(&score)?.f_neg()?)
+    }
+    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        let score = self.score(x).unsqueeze(1);
+        let ys = ys.f_to_kind(score.kind())?.f_view([1, -1])?;
+        Ok(score.f_mul(&ys)?.f_neg()?)
+    }
+}
+
+impl Architecture for Binary {
+    fn name(&self) -> &'static str {
+        "binary"
+    }
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+    fn x_dim(&self) -> i64 {
+        self.g.in_dim()
+    }
+    fn answers(&self) -> &Answers {
+        &self.answers
+    }
+    fn predict(&self, x: &Tensor) -> Result<Prediction> {
+        self.check_inputs(x, None)?;
+        let found = exhaustive_argmin(self, x, &FiniteSpace::Signs)?;
+        Ok(Prediction::Finite {
+            index: found.index,
+            y: found.y,
+        })
+    }
+    fn check_targets(&self, y: &Tensor) -> Result<()> {
+        check_sign_labels(y)
+    }
+    fn label_index(&self, y: &Tensor) -> Result<Tensor> {
+        check_sign_labels(y)?;
+        // Candidates are [−1, +1]: −1 is index 0, +1 index 1.
+        Ok(y.f_gt(0.0)?.f_to_kind(Kind::Int64)?)
+    }
+}
+
+/// Architecture 4, multi-class: E(x, y = k) = G_W(x)[k], all classes in one forward pass.
+#[derive(Debug)]
+pub struct MultiClass {
+    vs: nn::VarStore,
+    g: Mlp,
+    answers: Answers,
+}
+
+impl MultiClass {
+    /// G: `x_dim → classes`.
+    pub fn new(x_dim: i64, classes: i64, g: &MlpConfig, device: Device) -> Result<Self> {
+        if classes < 2 {
+            return Err(EbmError::Hyperparameter {
+                name: "classes",
+                reason: "must be >= 2",
+                value: classes.to_string(),
+            });
+        }
+        let vs = nn::VarStore::new(device);
+        let g = Mlp::new(&(vs.root() / "g"), x_dim, classes, g)?;
+        Ok(MultiClass {
+            vs,
+            g,
+            answers: Answers::Finite(FiniteSpace::Classes(classes)),
+        })
+    }
+
+    /// Number of classes K.
+    pub fn classes(&self) -> i64 {
+        self.g.out_dim()
+    }
+}
+
+impl Energy for MultiClass {
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        ensure_same_batch(x, "x", y, "y")?;
+        check_class_labels(y, self.classes())?;
+        let index = y.f_to_kind(Kind::Int64)?.f_unsqueeze(1)?;
+        Ok(self
+            .g
+            .forward(x)
+            .f_gather(1, &index, false)?
+            .f_squeeze_dim(1)?)
+    }
+    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        check_class_labels(ys, self.classes())?;
+        let all = self.g.forward(x);
+        if ys.size()[0] == self.classes() {
+            // The whole label set in order (the common case): no gather needed.
+            let in_order = bool::try_from(
+                ys.eq_tensor(&Tensor::arange(self.classes(), (Kind::Int64, ys.device())))
+                    .all(),
+            )?;
+            if in_order {
+                return Ok(all);
+            }
+        }
+        Ok(all.f_index_select(1, &ys.f_to_kind(Kind::Int64)?)?)
+    }
+}
+
+impl Architecture for MultiClass {
+    fn name(&self) -> &'static str {
+        "multi_class"
+    }
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+    fn x_dim(&self) -> i64 {
+        self.g.in_dim()
+    }
+    fn answers(&self) -> &Answers {
+        &self.answers
+    }
+    fn predict(&self, x: &Tensor) -> Result<Prediction> {
+        self.check_inputs(x, None)?;
+        let found = exhaustive_argmin(self, x, &FiniteSpace::Classes(self.classes()))?;
+        Ok(Prediction::Finite {
+            index: found.index,
+            y: found.y,
+        })
+    }
+    fn check_targets(&self, y: &Tensor) -> Result<()> {
+        check_class_labels(y, self.classes())
+    }
+    fn label_index(&self, y: &Tensor) -> Result<Tensor> {
+        check_class_labels(y, self.classes())?;
+        Ok(y.f_to_kind(Kind::Int64)?)
+    }
+}

@@ -1,0 +1,387 @@
+//! One trainer for any architecture with any loss.
+
+use crate::architecture::{Answers, Architecture};
+use ebm_core::error::{check_count, check_non_negative, check_positive};
+use ebm_core::{EbmError, Result};
+use ebm_loss::{
+    energy_spread, most_offending_continuous, most_offending_finite, Loss, LossInput, Reduction,
+};
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, OptimizerConfig as _};
+use tch::{Kind, Tensor};
+
+/// The optimizer and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// Adam (β₁ = 0.9, β₂ = 0.999) with L2 weight decay.
+    Adam {
+        /// Learning rate, > 0.
+        lr: f64,
+        /// Weight decay, ≥ 0.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    /// Stochastic gradient descent with momentum.
+    Sgd {
+        /// Learning rate, > 0.
+        lr: f64,
+        /// Momentum in [0, 1).
+        #[serde(default)]
+        momentum: f64,
+        /// Weight decay, ≥ 0.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        OptimizerConfig::Adam {
+            lr: 1e-2,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// Checks the hyperparameters.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            OptimizerConfig::Adam { lr, weight_decay } => {
+                check_positive("lr", lr)?;
+                check_non_negative("weight_decay", weight_decay)?;
+            }
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+            } => {
+                check_positive("lr", lr)?;
+                check_non_negative("weight_decay", weight_decay)?;
+                if !(0.0..1.0).contains(&momentum) {
+                    return Err(EbmError::Hyperparameter {
+                        name: "momentum",
+                        reason: "must be in [0, 1)",
+                        value: momentum.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn build(&self, vs: &nn::VarStore) -> Result<nn::Optimizer> {
+        self.validate()?;
+        Ok(match *self {
+            OptimizerConfig::Adam { lr, weight_decay } => {
+                nn::adam(0.9, 0.999, weight_decay).build(vs, lr)?
+            }
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+            } => nn::sgd(momentum, 0.0, weight_decay, false).build(vs, lr)?,
+        })
+    }
+}
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// The optimizer.
+    pub optimizer: OptimizerConfig,
+    /// Rows per step, ≥ 1.
+    pub batch_size: usize,
+    /// Passes over the data, ≥ 1.
+    pub epochs: usize,
+    /// Seed of libtorch's generator (initialisation order is the caller's; shuffling and
+    /// searches are seeded here).
+    pub seed: u64,
+    /// Rows (the first ones) on which the per-epoch energy gap and spread are measured.
+    pub probe_size: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            optimizer: OptimizerConfig::default(),
+            batch_size: 64,
+            epochs: 50,
+            seed: 0,
+            probe_size: 64,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<()> {
+        self.optimizer.validate()?;
+        check_count("batch_size", self.batch_size)?;
+        check_count("epochs", self.epochs)?;
+        check_count("probe_size", self.probe_size)?;
+        Ok(())
+    }
+}
+
+/// What one epoch measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub loss: f64,
+    /// Mean energy gap E_I − E_C on the probe rows after the epoch, E_I being the lowest
+    /// energy over the other candidates (finite Y) or the grid points at least ε from y.
+    pub gap: f64,
+    /// Mean over probe x of the standard deviation of E(x, ·) over Y (grid or candidates).
+    pub spread_std: f64,
+    /// Mean over probe x of max − min of E(x, ·) over Y.
+    pub spread_range: f64,
+}
+
+/// The per-epoch history of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// One record per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Spread (std) of the energy over Y on the probe rows before training.
+    pub initial_spread_std: f64,
+}
+
+impl History {
+    /// The last epoch's record.
+    pub fn last(&self) -> Option<&EpochRecord> {
+        self.epochs.last()
+    }
+
+    /// Final spread as a fraction of the initial one: near 0 means the surface went flat.
+    pub fn spread_ratio(&self) -> f64 {
+        match self.last() {
+            Some(r) if self.initial_spread_std > 0.0 => r.spread_std / self.initial_spread_std,
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// The energies a loss needs for one batch.
+#[derive(Debug)]
+pub struct BatchEnergies {
+    /// E_C, `[B]`.
+    pub correct: Tensor,
+    /// E_I of the most offending incorrect answer, `[B]`, when asked for.
+    pub incorrect: Option<Tensor>,
+    /// Energies over all of Y (candidates or grid), `[B, K]`, when asked for.
+    pub all: Option<Tensor>,
+    /// Log cell volume of the grid, for a continuous Y.
+    pub log_weights: Option<Tensor>,
+}
+
+impl BatchEnergies {
+    /// As a loss input.
+    pub fn input(&self) -> LossInput<'_> {
+        LossInput {
+            e_correct: &self.correct,
+            e_incorrect: self.incorrect.as_ref(),
+            e_all: self.all.as_ref(),
+            log_weights: self.log_weights.as_ref(),
+        }
+    }
+}
+
+/// E_C and, as requested, E_I and the energies over all of Y, for a batch. Differentiable in W.
+///
+/// With `training` set, a continuous Y's grid is jittered within its cells (if the model's
+/// [`crate::YRange::jitter`] says so); otherwise the fixed midpoints are used.
+pub fn batch_energies<A: Architecture + ?Sized>(
+    model: &A,
+    x: &Tensor,
+    y: &Tensor,
+    want_incorrect: bool,
+    want_all: bool,
+    training: bool,
+) -> Result<BatchEnergies> {
+    match model.answers() {
+        Answers::Finite(space) => {
+            let candidates = space.candidates(ebm_core::inference::float_kind(x), x.device())?;
+            let all = model.candidate_energies(x, &candidates)?;
+            let index = model.label_index(y)?;
+            let correct = all
+                .f_gather(1, &index.f_unsqueeze(1)?, false)?
+                .f_squeeze_dim(1)?;
+            let incorrect = if want_incorrect {
+                Some(most_offending_finite(&all, &index)?.energy)
+            } else {
+                None
+            };
+            Ok(BatchEnergies {
+                correct,
+                incorrect,
+                all: want_all.then_some(all),
+                log_weights: None,
+            })
+        }
+        Answers::Continuous(c) => {
+            let correct = model.energy(x, y)?;
+            let incorrect = if want_incorrect {
+                let (_, e_incorrect) = most_offending_continuous(
+                    model,
+                    x,
+                    y,
+                    &c.grid.points,
+                    c.epsilon,
+                    &c.offending,
+                    &c.space,
+                )?;
+                Some(e_incorrect)
+            } else {
+                None
+            };
+            let (all, log_weights) = if want_all {
+                let points = if training {
+                    c.training_points()?
+                } else {
+                    c.grid.points.shallow_clone()
+                };
+                (
+                    Some(model.candidate_energies(x, &points)?),
+                    Some(c.grid.log_weights()?),
+                )
+            } else {
+                (None, None)
+            };
+            Ok(BatchEnergies {
+                correct,
+                incorrect,
+                all,
+                log_weights,
+            })
+        }
+    }
+}
+
+/// Energy gap and spread on the probe rows, without gradients, from one pass over Y.
+///
+/// E_I is the lowest energy over the candidates (finite Y) or the grid points (continuous Y)
+/// that are not the correct answer: for a continuous Y, grid points at least ε from y. It
+/// costs no search, so it is cheap enough to measure every epoch.
+fn probe<A: Architecture + ?Sized>(model: &A, x: &Tensor, y: &Tensor) -> Result<(f64, f64, f64)> {
+    let _guard = tch::no_grad_guard();
+    let e = batch_energies(model, x, y, false, true, false)?;
+    let all = e.all.as_ref().ok_or_else(|| EbmError::Shape {
+        what: "probe energies".into(),
+        expected: "energies over all of Y".into(),
+        got: vec![],
+    })?;
+    let correct_mask = match model.answers() {
+        Answers::Finite(_) => {
+            let index = model.label_index(y)?;
+            all.f_zeros_like()?.f_to_kind(Kind::Bool)?.f_scatter_value(
+                1,
+                &index.f_unsqueeze(1)?,
+                1,
+            )?
+        }
+        Answers::Continuous(c) => {
+            // ‖grid_k − y_b‖ < ε, `[B, K]`.
+            let diff = c.grid.points.f_unsqueeze(0)?.f_sub(&y.f_unsqueeze(1)?)?;
+            diff.f_norm_scalaropt_dim(2.0, [2], false)?
+                .f_lt(c.epsilon)?
+        }
+    };
+    let incorrect = all
+        .f_masked_fill(&correct_mask, f64::INFINITY)?
+        .f_amin(1, false)?;
+    let finite = incorrect.f_isfinite()?;
+    let gap = if bool::try_from(finite.f_any()?)? {
+        f64::try_from(
+            incorrect
+                .f_sub(&e.correct)?
+                .f_masked_select(&finite)?
+                .f_mean(Kind::Double)?,
+        )?
+    } else {
+        f64::NAN
+    };
+    let spread = energy_spread(all)?;
+    Ok((
+        gap,
+        f64::try_from(spread.std.f_mean(Kind::Double)?)?,
+        f64::try_from(spread.range.f_mean(Kind::Double)?)?,
+    ))
+}
+
+/// Trains `model` with `loss` on `(x, y)`, calling `on_epoch` after every epoch.
+///
+/// The loss decides what is computed per batch: E_I through the most offending answer when
+/// it needs it, the energies over all of Y (candidates, or the quadrature grid with its log
+/// volume) when it needs them.
+pub fn fit<A: Architecture + ?Sized>(
+    model: &A,
+    loss: &dyn Loss,
+    x: &Tensor,
+    y: &Tensor,
+    config: &TrainConfig,
+    mut on_epoch: impl FnMut(&EpochRecord),
+) -> Result<History> {
+    config.validate()?;
+    model.check_inputs(x, Some(y))?;
+    let device = model.var_store().device();
+    let x = x.to_device(device);
+    let y = y.to_device(device);
+    let n = x.size()[0];
+    if n == 0 {
+        return Err(EbmError::Shape {
+            what: "training data".into(),
+            expected: "at least one row".into(),
+            got: x.size(),
+        });
+    }
+    tch::manual_seed(config.seed as i64);
+    let mut optimizer = config.optimizer.build(model.var_store())?;
+    let needs = loss.needs();
+    let probe_n = (config.probe_size as i64).min(n);
+    let (probe_x, probe_y) = (x.narrow(0, 0, probe_n), y.narrow(0, 0, probe_n));
+    let (_, initial_spread_std, _) = probe(model, &probe_x, &probe_y)?;
+    let mut history = History {
+        epochs: Vec::with_capacity(config.epochs),
+        initial_spread_std,
+    };
+    let batch = config.batch_size as i64;
+    for epoch in 1..=config.epochs {
+        let order = Tensor::randperm(n, (Kind::Int64, device));
+        let mut total = Tensor::zeros([], (Kind::Double, device));
+        let mut batches = 0;
+        for start in (0..n).step_by(batch as usize) {
+            let idx = order.narrow(0, start, batch.min(n - start));
+            let (xb, yb) = (x.index_select(0, &idx), y.index_select(0, &idx));
+            let energies = batch_energies(model, &xb, &yb, needs.incorrect, needs.all, true)?;
+            let value = loss.loss(&energies.input(), Reduction::Mean)?;
+            optimizer.zero_grad();
+            value.backward();
+            optimizer.step();
+            total += value.detach().to_kind(Kind::Double);
+            batches += 1;
+        }
+        let mean_loss = f64::try_from(total)? / batches as f64;
+        if !mean_loss.is_finite() {
+            return Err(EbmError::NonFinite {
+                what: format!("the training loss at epoch {epoch}"),
+                kind: "NaN or infinite values",
+            });
+        }
+        let (gap, spread_std, spread_range) = probe(model, &probe_x, &probe_y)?;
+        let record = EpochRecord {
+            epoch,
+            loss: mean_loss,
+            gap,
+            spread_std,
+            spread_range,
+        };
+        on_epoch(&record);
+        history.epochs.push(record);
+    }
+    Ok(history)
+}

@@ -1,0 +1,334 @@
+//! The acceptance tests of the architectures: seeded, small, CPU.
+
+mod common;
+
+use common::*;
+use ebm_arch::{
+    fit, Architecture, Binary, ImplicitRegression, MlpConfig, MultiClass, OptimizerConfig,
+    Prediction, Regression, TrainConfig, YRange,
+};
+use ebm_core::GradientDescent;
+use ebm_loss::LossConfig;
+use rstest::rstest;
+use tch::{Device, Kind, Tensor};
+
+fn adam(lr: f64) -> OptimizerConfig {
+    OptimizerConfig::Adam {
+        lr,
+        weight_decay: 0.0,
+    }
+}
+
+fn finite_prediction(p: Prediction) -> Tensor {
+    match p {
+        Prediction::Finite { y, .. } => y,
+        Prediction::Continuous { .. } => panic!("expected a finite prediction"),
+    }
+}
+
+#[test]
+fn regression_fits_a_sine_and_descent_agrees_with_the_closed_form() {
+    tch::manual_seed(0);
+    let (x, y) = sine(256, 0.05);
+    let (x_test, y_test) = sine(128, 0.05);
+    let model = Regression::new(
+        1,
+        1,
+        &MlpConfig::default(),
+        &YRange::default(),
+        GradientDescent::default(),
+        Device::Cpu,
+    )
+    .expect("model");
+    let config = TrainConfig {
+        optimizer: adam(1e-2),
+        epochs: 150,
+        batch_size: 64,
+        ..TrainConfig::default()
+    };
+    // The energy loss is safe here: the architecture's energy cannot go flat.
+    fit(
+        &model,
+        LossConfig::Energy {}.build().expect("loss").as_ref(),
+        &x,
+        &y,
+        &config,
+        |_| {},
+    )
+    .expect("fit");
+    let Prediction::Continuous { y: predicted, .. } = model.predict(&x_test).expect("predict")
+    else {
+        panic!("regression predicts a continuous y")
+    };
+    let mse = f64::try_from((&predicted - &y_test).square().mean(Kind::Double)).expect("mse");
+    assert!(mse < 0.02, "test MSE {mse}");
+    let descent = model.predict_by_descent(&x_test).expect("descent");
+    let gap = f64::try_from((descent.best_y - &predicted).abs().max()).expect("gap");
+    assert!(gap < 1e-3, "gradient descent and G(x) disagree by {gap}");
+}
+
+fn implicit_model(range: YRange) -> ImplicitRegression {
+    let search = GradientDescent {
+        restarts: 16,
+        steps: 400,
+        step_size: 0.05,
+        ..GradientDescent::default()
+    };
+    ImplicitRegression::new(
+        1,
+        1,
+        8,
+        &MlpConfig::default(),
+        &MlpConfig::default(),
+        &range,
+        search,
+        Device::Cpu,
+    )
+    .expect("model")
+}
+
+#[test]
+fn implicit_regression_finds_both_branches_where_explicit_regression_averages() {
+    tch::manual_seed(1);
+    let (x, y) = two_branches(400);
+    let range = YRange {
+        lo: -1.5,
+        hi: 1.5,
+        grid_points: 60,
+        epsilon: 0.2,
+        offending_steps: 10,
+        jitter: true,
+    };
+    let implicit = implicit_model(range.clone());
+    let config = TrainConfig {
+        optimizer: adam(1e-2),
+        epochs: 150,
+        batch_size: 50,
+        probe_size: 16,
+        ..TrainConfig::default()
+    };
+    let nll = LossConfig::Nll { beta: 1.0 }.build().expect("loss");
+    fit(&implicit, nll.as_ref(), &x, &y, &config, |_| {}).expect("fit implicit");
+
+    let explicit = Regression::new(
+        1,
+        1,
+        &MlpConfig::default(),
+        &range,
+        GradientDescent::default(),
+        Device::Cpu,
+    )
+    .expect("model");
+    fit(
+        &explicit,
+        LossConfig::Energy {}.build().expect("loss").as_ref(),
+        &x,
+        &y,
+        &config,
+        |_| {},
+    )
+    .expect("fit explicit");
+
+    let test_x = [0.25f32, 0.5, 0.81];
+    let xt = Tensor::from_slice(&test_x).view([3, 1]);
+    let Prediction::Continuous { minima, .. } = implicit.predict(&xt).expect("predict") else {
+        panic!()
+    };
+    let Prediction::Continuous { y: averaged, .. } = explicit.predict(&xt).expect("predict") else {
+        panic!()
+    };
+    let averaged: Vec<f32> = Vec::try_from(averaged.view([-1])).expect("vec");
+    for (i, &xv) in test_x.iter().enumerate() {
+        let root = f64::from(xv).sqrt();
+        // The low-energy minima (within 1 of the best; the surface away from the data is
+        // hundreds of units higher) must include both branches.
+        let best = minima[i][0].energy;
+        let found: Vec<f64> = minima[i]
+            .iter()
+            .filter(|m| m.energy <= best + 1.0)
+            .map(|m| m.y[0])
+            .collect();
+        for branch in [root, -root] {
+            assert!(
+                found.iter().any(|y| (y - branch).abs() < 0.1),
+                "x = {xv}: {found:?} misses {branch:+.3}"
+            );
+        }
+        assert!(
+            f64::from(averaged[i]).abs() < 0.15,
+            "explicit regression predicted {} at x = {xv}",
+            averaged[i]
+        );
+    }
+}
+
+#[rstest]
+#[case(LossConfig::Hinge { margin: 1.0 })]
+#[case(LossConfig::Log {})]
+fn binary_classifies_two_moons(#[case] loss: LossConfig) {
+    tch::manual_seed(2);
+    let (x, y) = two_moons(400, 0.1);
+    let model = Binary::new(2, &MlpConfig::default(), Device::Cpu).expect("model");
+    let config = TrainConfig {
+        optimizer: adam(1e-2),
+        epochs: 100,
+        batch_size: 100,
+        ..TrainConfig::default()
+    };
+    fit(
+        &model,
+        loss.build().expect("loss").as_ref(),
+        &x,
+        &y,
+        &config,
+        |_| {},
+    )
+    .expect("fit");
+    let acc = accuracy(&finite_prediction(model.predict(&x).expect("predict")), &y);
+    assert!(acc >= 0.97, "{loss:?}: accuracy {acc}");
+}
+
+fn multi_class_losses() -> Vec<LossConfig> {
+    vec![
+        LossConfig::Hinge { margin: 1.0 },
+        LossConfig::Log {},
+        LossConfig::Mce {},
+        LossConfig::SquareSquare { margin: 1.0 },
+        LossConfig::SquareExponential { gamma: 1.0 },
+        LossConfig::Nll { beta: 1.0 },
+        LossConfig::Mee { beta: 1.0 },
+    ]
+}
+
+#[test]
+fn multi_class_separates_blobs_and_spirals_with_every_good_loss() {
+    for (name, data, epochs) in [
+        ("4 blobs", blobs(100, 4), 60),
+        ("3 spirals", spirals(100, 3, 0.02), 300),
+    ] {
+        let (x, y) = data;
+        for loss in multi_class_losses() {
+            tch::manual_seed(3);
+            let model = MultiClass::new(
+                2,
+                y.max().int64_value(&[]) + 1,
+                &MlpConfig::default(),
+                Device::Cpu,
+            )
+            .expect("model");
+            let config = TrainConfig {
+                optimizer: adam(1e-2),
+                epochs,
+                batch_size: 100,
+                ..TrainConfig::default()
+            };
+            fit(
+                &model,
+                loss.build().expect("loss").as_ref(),
+                &x,
+                &y,
+                &config,
+                |_| {},
+            )
+            .expect("fit");
+            let acc = accuracy(&finite_prediction(model.predict(&x).expect("predict")), &y);
+            assert!(acc >= 0.95, "{name} with {loss:?}: accuracy {acc}");
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_get_specific_errors() {
+    use ebm_core::EbmError;
+    let cpu = Device::Cpu;
+    let multi = MultiClass::new(2, 3, &MlpConfig::default(), cpu).expect("model");
+    let loss = LossConfig::Hinge { margin: 1.0 }.build().expect("loss");
+    let config = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let x = Tensor::zeros([4, 3], CPU);
+    let labels = Tensor::from_slice(&[0i64, 1, 2, 0]);
+    let err = fit(&multi, loss.as_ref(), &x, &labels, &config, |_| {}).expect_err("x too wide");
+    assert!(matches!(err, EbmError::Shape { .. }), "{err}");
+    let x = Tensor::zeros([4, 2], CPU);
+    let err = fit(
+        &multi,
+        loss.as_ref(),
+        &x,
+        &Tensor::from_slice(&[0i64, 1, 3, 0]),
+        &config,
+        |_| {},
+    )
+    .expect_err("label 3");
+    assert!(
+        matches!(err, EbmError::InvalidLabel(ref m) if m.contains('3')),
+        "{err}"
+    );
+    let err = multi
+        .predict(&Tensor::zeros([4, 5], CPU))
+        .expect_err("predict on wrong width");
+    assert!(matches!(err, EbmError::Shape { .. }), "{err}");
+
+    let binary = Binary::new(2, &MlpConfig::default(), cpu).expect("model");
+    let err = fit(
+        &binary,
+        loss.as_ref(),
+        &x,
+        &Tensor::from_slice(&[1.0f32, -1.0, 0.0, 1.0]),
+        &config,
+        |_| {},
+    )
+    .expect_err("label 0");
+    assert!(
+        matches!(err, EbmError::InvalidLabel(ref m) if m.contains("not in {-1, +1}")),
+        "{err}"
+    );
+
+    let regression = Regression::new(
+        2,
+        1,
+        &MlpConfig::default(),
+        &YRange::default(),
+        GradientDescent::default(),
+        cpu,
+    )
+    .expect("model");
+    let err = fit(
+        &regression,
+        loss.as_ref(),
+        &x,
+        &Tensor::zeros([4, 2], CPU),
+        &config,
+        |_| {},
+    )
+    .expect_err("y too wide");
+    assert!(matches!(err, EbmError::Shape { .. }), "{err}");
+    let err = fit(
+        &regression,
+        loss.as_ref(),
+        &x,
+        &Tensor::zeros([3, 1], CPU),
+        &config,
+        |_| {},
+    )
+    .expect_err("batch");
+    assert!(matches!(err, EbmError::BatchMismatch { .. }), "{err}");
+    let bad_lr = TrainConfig {
+        optimizer: adam(-1.0),
+        ..config
+    };
+    let err = fit(
+        &regression,
+        loss.as_ref(),
+        &x,
+        &Tensor::zeros([4, 1], CPU),
+        &bad_lr,
+        |_| {},
+    )
+    .expect_err("lr");
+    assert!(
+        matches!(err, EbmError::Hyperparameter { name: "lr", .. }),
+        "{err}"
+    );
+}
