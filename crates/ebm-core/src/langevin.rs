@@ -6,7 +6,11 @@ use crate::inference::grad_y;
 use tch::Tensor;
 
 /// How one Langevin step is scaled.
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// In a config: `step = { kind = "exact", epsilon = 0.01, beta = 1.0 }` or
+/// `step = { kind = "decoupled", step_size = 10.0, noise_std = 0.005 }`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LangevinStep {
     /// The unadjusted Langevin algorithm for P ∝ e^(−βE):
     /// y ← y − (ε/2)·β·∇_y E + √ε·ξ, ξ ~ N(0, I).
@@ -29,15 +33,18 @@ pub enum LangevinStep {
 }
 
 /// A Langevin sampler over y with W frozen (gradients with respect to y only).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Langevin {
     /// The step rule.
     pub step: LangevinStep,
     /// Number of steps, ≥ 1.
     pub steps: usize,
     /// Optional clamp of y into [lo, hi] after every step.
+    #[serde(default)]
     pub clamp: Option<(f64, f64)>,
     /// Optional clamp of each gradient coordinate into [−c, c] (stabilises early training).
+    #[serde(default)]
     pub grad_clip: Option<f64>,
 }
 
