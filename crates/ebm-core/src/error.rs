@@ -44,6 +44,14 @@ pub enum EbmError {
         /// "NaN" or "NaN or infinite values".
         kind: &'static str,
     },
+    /// A value outside the domain where a formula is defined (e.g. LVQ2 needs E_I > 0).
+    #[error("out of domain: {what}: {reason}")]
+    OutOfDomain {
+        /// Which quantity.
+        what: String,
+        /// The rule it breaks.
+        reason: String,
+    },
     /// A finite answer set with no element.
     #[error("empty candidate set: {0}")]
     EmptyCandidates(String),

@@ -305,16 +305,30 @@ fn bad_inputs_get_specific_errors() {
 fn backtracking_keeps_descent_stable_on_a_steep_ravine() {
     // E = 1000 (y − 0.3)²: a step of 0.05 overshoots by a factor 99 every step without
     // backtracking; with it, each row's step shrinks until descent is stable.
-    let steep = FnEnergy::new(|_x: &Tensor, y: &Tensor| ((y - 0.3).square() * 1000.0).sum_dim_intlist(1, false, None));
+    let steep = FnEnergy::new(|_x: &Tensor, y: &Tensor| {
+        ((y - 0.3).square() * 1000.0).sum_dim_intlist(1, false, None)
+    });
     let x = Tensor::zeros([3, 1], (Kind::Double, Device::Cpu));
     let space = ContinuousSpace::boxed(1, -2.0, 2.0).expect("box");
     tch::manual_seed(5);
-    let stable = GradientDescent { restarts: 4, ..GradientDescent::default() };
+    let stable = GradientDescent {
+        restarts: 4,
+        ..GradientDescent::default()
+    };
     let found = stable.minimize(&steep, &x, &space).expect("gd");
     let err = f64::try_from((found.y - 0.3).abs().max()).expect("err");
-    assert!(err < 1e-3, "backtracking descent ended {err} from the minimum");
-    let plain = GradientDescent { backtracking: false, ..stable };
+    assert!(
+        err < 1e-3,
+        "backtracking descent ended {err} from the minimum"
+    );
+    let plain = GradientDescent {
+        backtracking: false,
+        ..stable
+    };
     let found = plain.minimize(&steep, &x, &space).expect("gd");
     let err = f64::try_from((found.y - 0.3).abs().max()).expect("err");
-    assert!(err > 1.0, "plain descent should bounce to the box walls, ended {err} away");
+    assert!(
+        err > 1.0,
+        "plain descent should bounce to the box walls, ended {err} away"
+    );
 }

@@ -346,8 +346,10 @@ fn parameter_gradients_flow_through_the_soft_min(#[case] beta: f64) {
 #[test]
 fn continuous_search_leaves_no_graph_and_the_energy_stays_differentiable() {
     tch::manual_seed(5);
-    let vs = nn::VarStore::new(CPU);
+    // In f64, so that the 1e-4 comparisons below test the search, not float32 rounding.
+    let mut vs = nn::VarStore::new(CPU);
     let energy = linear_latent(&vs);
+    vs.double();
     let gd = GradientDescent {
         restarts: 2,
         steps: 400,
@@ -355,8 +357,8 @@ fn continuous_search_leaves_no_graph_and_the_energy_stays_differentiable() {
     };
     let z = LatentSpace::continuous(ContinuousSpace::real(1).expect("R"), gd).expect("z");
     let f = Marginalized::new(&energy, z, f64::INFINITY, ZPenalty::None).expect("valid");
-    let x = Tensor::randn([4, 2], (Kind::Float, CPU));
-    let y = Tensor::randn([4, 3], (Kind::Float, CPU));
+    let x = Tensor::randn([4, 2], (Kind::Double, CPU));
+    let y = Tensor::randn([4, 3], (Kind::Double, CPU));
 
     let best = f.argmin_z(&x, &y).expect("argmin");
     assert!(!best.z.requires_grad(), "ẑ carries a graph");
@@ -377,7 +379,7 @@ fn continuous_search_leaves_no_graph_and_the_energy_stays_differentiable() {
     let closed_form_min = || {
         let r0 = x.matmul(&vars["gx.weight"].tr()) + &vars["gx.bias"] + &vars["gz.bias"] - &y;
         let w = vars["gz.weight"].view([1, 3]);
-        let z_hat = -(&r0 * &w).sum_dim_intlist(1, true, None) / (&w * &w).sum(Kind::Float);
+        let z_hat = -(&r0 * &w).sum_dim_intlist(1, true, None) / (&w * &w).sum(Kind::Double);
         let e = (r0 + z_hat.matmul(&w))
             .square()
             .sum_dim_intlist(1, false, None)
@@ -391,7 +393,7 @@ fn continuous_search_leaves_no_graph_and_the_energy_stays_differentiable() {
         "ẑ off the closed form by {gap:?}"
     );
 
-    value.sum(Kind::Float).backward();
+    value.sum(Kind::Double).backward();
     grads_are_finite_and_nonzero(&vs);
     let through_search: Vec<Vec<f64>> = ["gx.weight", "gx.bias", "gz.weight", "gz.bias"]
         .iter()
@@ -401,7 +403,7 @@ fn continuous_search_leaves_no_graph_and_the_energy_stays_differentiable() {
         let mut grad = var.grad();
         let _ = grad.zero_();
     }
-    e_exact.sum(Kind::Float).backward();
+    e_exact.sum(Kind::Double).backward();
     for (i, n) in ["gx.weight", "gx.bias", "gz.weight", "gz.bias"]
         .iter()
         .enumerate()

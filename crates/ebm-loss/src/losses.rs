@@ -182,10 +182,9 @@ impl Loss for Lvq2 {
     fn per_sample(&self, input: &LossInput<'_>) -> Result<Tensor> {
         let (ec, ei) = input.checked_pair(self.name())?;
         if bool::try_from(ei.f_le(0.0)?.f_any()?)? {
-            return Err(EbmError::NonFinite {
+            return Err(EbmError::OutOfDomain {
                 what: "lvq2 loss: the ratio (E_C - E_I) / (delta * E_I)".into(),
-                kind:
-                    "an undefined value: E_I must be > 0 (use positive energies, e.g. a softplus)",
+                reason: "E_I must be > 0 (use positive energies, e.g. a softplus)".into(),
             });
         }
         let ratio = ec.f_sub(ei)?.f_div(&ei.f_mul_scalar(self.delta)?)?;

@@ -250,7 +250,7 @@ fn lvq2_rejects_a_non_positive_e_incorrect(#[case] ei: f64) {
         .per_sample(&LossInput::pair(&ec, &ei))
         .expect_err("E_I <= 0");
     assert!(
-        matches!(err, EbmError::NonFinite { ref what, kind } if what.contains("lvq2") && kind.contains("E_I must be > 0")),
+        matches!(err, EbmError::OutOfDomain { ref what, ref reason } if what.contains("lvq2") && reason.contains("E_I must be > 0")),
         "{err}"
     );
 }
