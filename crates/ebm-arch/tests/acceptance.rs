@@ -28,7 +28,7 @@ fn finite_prediction(p: Prediction) -> Tensor {
 
 #[test]
 fn regression_fits_a_sine_and_descent_agrees_with_the_closed_form() {
-    tch::manual_seed(0);
+    let _rng = seeded(0);
     let (x, y) = sine(256, 0.05);
     let (x_test, y_test) = sine(128, 0.05);
     let model = Regression::new(
@@ -89,7 +89,7 @@ fn implicit_model(range: YRange) -> ImplicitRegression {
 
 #[test]
 fn implicit_regression_finds_both_branches_where_explicit_regression_averages() {
-    tch::manual_seed(1);
+    let _rng = seeded(1);
     let (x, y) = two_branches(400);
     let range = YRange {
         lo: -1.5,
@@ -166,7 +166,7 @@ fn implicit_regression_finds_both_branches_where_explicit_regression_averages() 
 #[case(LossConfig::Hinge { margin: 1.0 })]
 #[case(LossConfig::Log {})]
 fn binary_classifies_two_moons(#[case] loss: LossConfig) {
-    tch::manual_seed(2);
+    let _rng = seeded(2);
     let (x, y) = two_moons(400, 0.1);
     let model = Binary::new(2, &MlpConfig::default(), Device::Cpu).expect("model");
     let config = TrainConfig {
@@ -208,7 +208,7 @@ fn multi_class_separates_blobs_and_spirals_with_every_good_loss() {
     ] {
         let (x, y) = data;
         for loss in multi_class_losses() {
-            tch::manual_seed(3);
+            let _rng = seeded(3);
             let model = MultiClass::new(
                 2,
                 y.max().int64_value(&[]) + 1,

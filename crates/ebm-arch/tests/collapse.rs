@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::CPU;
+use common::{seeded, CPU};
 use ebm_arch::{
     fit, Architecture, ImplicitRegression, MlpConfig, OptimizerConfig, Prediction, TrainConfig,
     YRange,
@@ -54,18 +54,21 @@ fn argmin_error(m: &ImplicitRegression) -> f64 {
     f64::try_from((y - x.square()).abs().mean(Kind::Double)).expect("error")
 }
 
+/// Trains on Y = X² with the same data, architecture, batch size, epochs and weight decay for
+/// every loss; only the learning rate is the loss's own (see the tests).
 fn train(
     loss: LossConfig,
+    lr: f64,
     grid_points: usize,
     epochs: usize,
 ) -> (ImplicitRegression, ebm_arch::History) {
+    // The caller holds the generator's lock (`seeded`); every loss starts from the same draw.
     tch::manual_seed(6);
     let (x, y) = parabola(200);
     let m = model(grid_points);
     let config = TrainConfig {
-        // The same optimizer for the three losses, with a little weight decay as usual.
         optimizer: OptimizerConfig::Adam {
-            lr: 1e-2,
+            lr,
             weight_decay: 1e-3,
         },
         epochs,
@@ -87,7 +90,8 @@ fn train(
 
 #[test]
 fn the_energy_loss_collapses() {
-    let (_, history) = train(LossConfig::Energy {}, 20, 100);
+    let _rng = seeded(6);
+    let (_, history) = train(LossConfig::Energy {}, 1e-2, 20, 100);
     let ratio = history.spread_ratio();
     assert!(
         ratio < 0.01,
@@ -103,11 +107,14 @@ fn the_energy_loss_collapses() {
 
 #[test]
 fn square_square_and_nll_do_not_collapse_and_find_the_parabola() {
-    for loss in [
-        LossConfig::SquareSquare { margin: 1.0 },
-        LossConfig::Nll { beta: 1.0 },
+    let _rng = seeded(6);
+    // Square-square at lr 1e-2 settles on a shallow surface (E_C ≈ E_I ≈ 0.5, spread 3% of
+    // its start); at 3e-3 it builds the margin. The energy loss collapses at either rate.
+    for (loss, lr) in [
+        (LossConfig::SquareSquare { margin: 1.0 }, 3e-3),
+        (LossConfig::Nll { beta: 1.0 }, 1e-2),
     ] {
-        let (m, history) = train(loss.clone(), 20, 100);
+        let (m, history) = train(loss.clone(), lr, 20, 100);
         let ratio = history.spread_ratio();
         // The collapse threshold of the energy loss is 1% of the initial spread.
         assert!(

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::CPU;
+use common::{seeded, CPU};
 use ebm_arch::{
     fit, Architecture, Coupling, LatentModel, MlpConfig, OptimizerConfig, Prediction, TrainConfig,
     YRange,
@@ -70,7 +70,7 @@ fn config(epochs: usize) -> TrainConfig {
 
 #[test]
 fn a_hidden_sign_gives_a_prediction_set_covering_both_modes() {
-    tch::manual_seed(4);
+    let _rng = seeded(4);
     let (x, y) = mixture(400);
     let m = model(LatentSpaceConfig::default());
     // Min over z of ½‖G(x, z) − y‖²: the energy loss is safe, since two values of z cannot
@@ -108,7 +108,7 @@ fn a_hidden_sign_gives_a_prediction_set_covering_both_modes() {
 
 #[test]
 fn an_unpenalised_continuous_z_as_wide_as_y_makes_the_energy_flat() {
-    tch::manual_seed(4);
+    let _rng = seeded(4);
     let (x, y) = mixture(200);
     let finite = model(LatentSpaceConfig::default());
     let free = model(LatentSpaceConfig::Continuous {

@@ -1,7 +1,22 @@
 //! Small seeded data sets for the acceptance tests.
 #![allow(dead_code)]
 
+use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Kind, Tensor};
+
+static TORCH_RNG: Mutex<()> = Mutex::new(());
+
+/// Takes the lock on libtorch's global generator and seeds it. Tests of one binary run on
+/// parallel threads; without the lock their draws interleave and a seeded run stops being
+/// repeatable. Hold the guard for the whole test.
+pub fn seeded(seed: i64) -> MutexGuard<'static, ()> {
+    let guard = TORCH_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    tch::manual_seed(seed);
+    tch::set_num_threads(1);
+    guard
+}
 
 pub const CPU: (Kind, Device) = (Kind::Float, Device::Cpu);
 
