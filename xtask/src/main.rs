@@ -43,7 +43,7 @@ fn usage() -> &'static str {
        setup                        find or install libtorch {TORCH_VERSION}\n  \
        env                          print shell exports for plain cargo (eval \"$(cargo xtask env)\")\n  \
        test [CARGO TEST ARGS]       run every test in the workspace\n  \
-       demo [ARGS]                  run the experiment suite on built-in data\n  \
+       demo [--quick]               run the experiment suite of configs/ (ebm-lab demo)\n  \
        run CONFIG [--set k=v ...]   run one experiment from a TOML config\n  \
        bench [ARGS]                 Rust vs PyTorch benchmarks (writes bench/results.md)\n  \
        cargo ARGS                   any cargo command with libtorch set up\n\
@@ -81,11 +81,8 @@ fn run(args: &[String]) -> Result<ExitCode> {
             cargo(&setup()?, &cargo_args)
         }
         "demo" => {
-            let mut cargo_args = release_run("ebm-core");
-            cargo_args.splice(
-                5..5,
-                ["--example".to_string(), "inference_tour".to_string()],
-            );
+            let mut cargo_args = release_run("ebm-lab");
+            cargo_args.push("demo".into());
             cargo_args.extend(rest.iter().cloned());
             cargo(&setup()?, &cargo_args)
         }

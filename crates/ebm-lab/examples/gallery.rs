@@ -78,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         &predicted,
         &points,
         &labels,
-        3,
+        &data.class_names,
         &Labels::new("Decision regions", "x1", "x2"),
     )?;
     println!("regions.png (text: {})", out.text_rendered);

@@ -1,6 +1,6 @@
-//! Typed errors of `ebm-lab`'s data side: configuration checks, CSV loading, splitting.
-//!
-//! Plotting has its own error, [`crate::plot::PlotError`].
+//! Typed errors of `ebm-lab`: [`DataError`] for the data side (configuration checks, CSV
+//! loading, splitting) and [`RunError`] for a whole run. Plotting has its own error,
+//! [`crate::plot::PlotError`], and configs theirs, [`crate::config::ConfigError`].
 
 use std::path::PathBuf;
 
@@ -111,3 +111,42 @@ pub enum DataError {
 
 /// Shorthand for `Result<T, DataError>`.
 pub type Result<T> = std::result::Result<T, DataError>;
+
+/// Everything that can stop a run: the config, the data, the model (training, inference),
+/// the plots, the files of the report.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The config is wrong (see [`crate::config::ConfigError`]).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The data could not be made, loaded or split.
+    #[error("data: {0}")]
+    Data(#[from] DataError),
+    /// Building, training or evaluating the model failed.
+    #[error("model: {0}")]
+    Model(#[from] ebm_core::EbmError),
+    /// A plot could not be drawn or written.
+    #[error("plot: {0}")]
+    Plot(#[from] crate::plot::PlotError),
+    /// A report file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A libtorch error outside the model code.
+    #[error("libtorch: {0}")]
+    Tch(#[from] tch::TchError),
+}
+
+impl RunError {
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+        move |source| RunError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,37 +1,70 @@
 //! # ebm-lab
 //!
-//! The experiment runner of `ebm`. This part holds its foundation:
+//! The experiment runner of `ebm`: a TOML config describes a run (data, model, loss,
+//! training, evaluation); [`run`] trains it with `ebm-arch`, `ebm-contrastive` and `ebm-core`,
+//! measures it and writes a report folder `runs/<name>/<timestamp>/` with the resolved config,
+//! `metrics.json`, `history.csv`, the checkpoint and PNG plots; [`demo()`] runs the suite of
+//! `configs/`. The binary `ebm-lab` (`cargo xtask run CONFIG`, `cargo xtask demo`) drives it.
+//!
+//! - [`config`]: [`RunConfig`], read with line-and-field errors, `--set` overrides, checks;
 //! - [`data`]: built-in data sets (sine, the two-branch y² = x, the tutorial's parabola,
 //!   circle, two moons, Gaussian blobs, spirals, rings, 8-Gaussians, a latent mixture), a CSV
-//!   loader for users' data, a seeded train/test [`split`], and [`DataConfig`], the `data`
-//!   table of a run config;
+//!   loader for users' data, a seeded train/test [`split`], and [`DataConfig`];
+//! - [`runner`], [`evaluate`], [`methods`], [`report`], [`progress`]: the run itself;
 //! - [`plot`]: PNG plots of training curves, energy landscapes, decision regions and densities,
 //!   from plain numbers.
 //!
 //! ```
-//! use ebm_lab::{split, DataConfig, TargetKind};
+//! use ebm_lab::{split, DataConfig, RunConfig, TargetKind};
 //!
-//! let config: DataConfig = toml::from_str(r#"kind = "two_moons"
+//! // A config with a negative learning rate: the error names the field and its line.
+//! let err = RunConfig::parse(r#"
+//!     name = "moons"
+//!     [data]
+//!     kind = "two_moons"
+//!     n = 100
+//!     [model]
+//!     kind = "binary"
+//!     [loss]
+//!     kind = "hinge"
+//!     [train]
+//!     optimizer = { kind = "adam", lr = -0.1 }
+//! "#).unwrap_err();
+//! assert_eq!(err.field(), Some("train.optimizer.lr"));
+//! assert_eq!(err.line(), Some(11));
+//!
+//! let data: DataConfig = toml::from_str(r#"kind = "two_moons"
 //! n = 100
 //! noise = 0.1"#).unwrap();
-//! let data = config.generate(7).unwrap();
+//! let data = data.generate(7).unwrap();
 //! assert_eq!(data.kind, TargetKind::Binary);
-//! assert_eq!(data.x.size(), [100, 2]);
-//!
 //! let (train, test) = split(&data, 0.2, 7).unwrap();
 //! assert_eq!((train.len(), test.len()), (80, 20));
 //! ```
 //!
-//! What it does not do: it defines no model, loss or inference (see `ebm-arch`, `ebm-loss`,
-//! `ebm-core`); plots take numbers, never models; data generation never touches libtorch's
-//! global random generator.
+//! What it does not do: it defines no energy, loss or inference of its own (those are
+//! `ebm-arch`, `ebm-loss`, `ebm-contrastive`, `ebm-core`; the siamese and density models of
+//! [`methods`] are their networks and objectives in a training loop); plots take numbers,
+//! never models; data generation never touches libtorch's global random generator.
 
+pub mod config;
 pub mod data;
+pub mod demo;
 pub mod error;
+pub mod evaluate;
+pub mod methods;
 pub mod plot;
+pub mod progress;
+pub mod report;
+pub mod runner;
 
+pub use config::{ConfigError, LoadedConfig, ModelConfig, RunConfig};
 pub use data::{load_csv, split, CsvTask, DataConfig, Dataset, SeededRng, TargetKind};
-pub use error::DataError;
+pub use demo::{demo, DemoOptions, DemoReport, DEMO_CONFIGS};
+pub use error::{DataError, RunError};
+pub use progress::ProgressMode;
+pub use report::Metrics;
+pub use runner::{run, RunOptions, RunOutcome};
 
 #[cfg(test)]
 pub(crate) mod test_util {

@@ -359,7 +359,7 @@ fn draw_panel(area: &Area, panel: &Panel, text: bool) -> DrawResult {
             .y_label_formatter(&tick_format(lo, hi))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 15))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(TRANSPARENT)
             .draw()?;
     } else {
         draw_frame(&chart)?;
@@ -503,21 +503,25 @@ pub fn plot_density(
     )
 }
 
-/// Decision regions of a 2-D classifier: `predicted[k]` (a class index in `0..n_classes`) at
-/// `grid.points()[k]` colours its cell in a light shade of the class colour, and the data
-/// `points` are drawn over it in the full colour of their `labels`.
+/// Decision regions of a 2-D classifier: `predicted[k]` (a class index in `0..classes.len()`)
+/// at `grid.points()[k]` colours its cell in a light shade of the class colour, and the data
+/// `points` are drawn over it in the full colour of their `labels`. `classes` names the classes
+/// in the legend, in index order.
 pub fn plot_decision_regions(
     path: &Path,
     grid: &Grid,
     predicted: &[i64],
     points: &[(f64, f64)],
     labels: &[i64],
-    n_classes: usize,
+    classes: &[String],
     text_labels: &Labels,
 ) -> Result<PlotOutcome> {
     grid.check()?;
+    let n_classes = classes.len();
     if n_classes == 0 {
-        return Err(PlotError::InvalidInput("n_classes must be >= 1".into()));
+        return Err(PlotError::InvalidInput(
+            "at least one class is needed".into(),
+        ));
     }
     if predicted.len() != grid.len() {
         return Err(PlotError::InvalidInput(format!(
@@ -549,7 +553,7 @@ pub fn plot_decision_regions(
                 .map(|(cell, &c)| Rectangle::new(cell, class_color(c as usize).mix(0.35).filled())),
         )?;
         draw_axes_over(&mut chart, text_labels, text)?;
-        for class in 0..n_classes {
+        for (class, name) in classes.iter().enumerate() {
             let color = class_color(class);
             let series = chart.draw_series(
                 points
@@ -564,7 +568,7 @@ pub fn plot_decision_regions(
             )?;
             if text {
                 series
-                    .label(format!("class {class}"))
+                    .label(name)
                     .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
             }
         }
@@ -1217,7 +1221,7 @@ mod tests {
                 &predicted,
                 &points,
                 &[0, 1],
-                2,
+                &names(2),
                 &Labels::default(),
             )
         })
@@ -1239,10 +1243,22 @@ mod tests {
 
         let text_path = dir.path().join("regions_text.png");
         let labels = Labels::new("Decision regions", "x1", "x2");
-        plot_decision_regions(&text_path, &grid, &predicted, &points, &[0, 1], 2, &labels)
-            .expect("plots");
+        plot_decision_regions(
+            &text_path,
+            &grid,
+            &predicted,
+            &points,
+            &[0, 1],
+            &["left".to_string(), "right".to_string()],
+            &labels,
+        )
+        .expect("plots");
         read_png(&text_path);
         assert_only(dir.path(), &["regions.png", "regions_text.png"]);
+    }
+
+    fn names(k: usize) -> Vec<String> {
+        (0..k).map(|c| format!("class {c}")).collect()
     }
 
     #[test]
@@ -1251,13 +1267,13 @@ mod tests {
         let path = dir.path().join("bad.png");
         let grid = Grid::new((-1.0, 1.0), (-1.0, 1.0), 4, 4).expect("valid");
         let ok = vec![0i64; 16];
-        // (predicted classes, points, labels, n_classes, expected message)
+        // (predicted classes, points, labels, number of classes, expected message)
         type Case<'a> = (&'a [i64], &'a [(f64, f64)], &'a [i64], usize, &'a str);
         let cases: [Case; 4] = [
             (&ok[..15], &[], &[], 2, "15 predicted"),
             (&ok, &[(0.0, 0.0)], &[], 2, "1 points but 0 labels"),
             (&ok, &[(0.0, 0.0)], &[2], 2, "class index 2"),
-            (&ok, &[], &[], 0, "n_classes"),
+            (&ok, &[], &[], 0, "at least one class"),
         ];
         for (predicted, points, labels, k, expected) in cases {
             let err = plot_decision_regions(
@@ -1266,7 +1282,7 @@ mod tests {
                 predicted,
                 points,
                 labels,
-                k,
+                &names(k),
                 &Labels::default(),
             )
             .expect_err("invalid");

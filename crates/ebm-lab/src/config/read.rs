@@ -1,0 +1,438 @@
+//! Reading a config: the text, serde's errors turned into a field and a line, and `--set`
+//! overrides applied to the resolved config.
+
+use super::error::{join, split_path, ConfigError};
+use super::RunConfig;
+use crate::data::DataConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A config read from a file (or text), checked, with its overrides applied.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The checked config, every default filled in.
+    pub config: RunConfig,
+    /// The file it came from.
+    pub path: Option<PathBuf>,
+    /// The `--set` overrides applied, as given.
+    pub overrides: Vec<String>,
+}
+
+impl RunConfig {
+    /// Reads, parses and checks a config file; relative CSV paths are taken from the file's
+    /// folder.
+    pub fn load(path: &Path) -> Result<RunConfig, ConfigError> {
+        Ok(Self::load_with(path, &[])?.config)
+    }
+
+    /// [`RunConfig::load`], then applies `--set key=value` overrides in order and checks again.
+    pub fn load_with(path: &Path, overrides: &[String]) -> Result<LoadedConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Self::parse_in(&text, Some(path))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data.source.resolve_paths(base);
+        if let DataConfig::Csv(c) = &mut config.data.source {
+            if let Ok(absolute) = std::path::absolute(&c.path) {
+                c.path = absolute;
+            }
+        }
+        let config = config.with_overrides(overrides)?;
+        Ok(LoadedConfig {
+            config,
+            path: Some(path.to_path_buf()),
+            overrides: overrides.to_vec(),
+        })
+    }
+
+    /// Parses and checks config text.
+    pub fn parse(text: &str) -> Result<RunConfig, ConfigError> {
+        Self::parse_in(text, None)
+    }
+
+    fn parse_in(text: &str, file: Option<&Path>) -> Result<RunConfig, ConfigError> {
+        let config = deserialize(text).map_err(|e| e.in_file(file, text))?;
+        config.validate().map_err(|e| e.in_file(file, text))?;
+        Ok(config)
+    }
+
+    /// Applies `key=value` overrides in order to the resolved config, each checked.
+    pub fn with_overrides(self, overrides: &[String]) -> Result<RunConfig, ConfigError> {
+        let mut config = self;
+        for assignment in overrides {
+            config = config.with_override(assignment)?;
+        }
+        Ok(config)
+    }
+
+    fn with_override(&self, assignment: &str) -> Result<RunConfig, ConfigError> {
+        let fail = |field: Option<&str>, message: String| ConfigError::Override {
+            assignment: assignment.to_string(),
+            field: field.map(str::to_string),
+            message,
+        };
+        let Some((key, raw)) = assignment.split_once('=') else {
+            return Err(fail(
+                None,
+                "expected key=value, e.g. --set train.epochs=10".into(),
+            ));
+        };
+        let key = key.trim();
+        let path = split_path(key);
+        if path.is_empty() || path.len() != key.split('.').count() {
+            return Err(fail(Some(key), format!("`{key}` is not a dotted key")));
+        }
+        let value = parse_override_value(raw.trim());
+        let mut root = toml::Value::try_from(self)
+            .map_err(|e| fail(Some(key), format!("cannot serialise the config: {e}")))?;
+        let (last, parents) = path.split_last().expect("a non-empty path");
+        let mut table = root.as_table_mut().expect("a config serialises to a table");
+        for (i, segment) in parents.iter().enumerate() {
+            let here = path[..=i].join(".");
+            let keys: Vec<String> = table.keys().cloned().collect();
+            table = match table.get_mut(*segment) {
+                Some(toml::Value::Table(t)) => t,
+                Some(_) => {
+                    return Err(fail(
+                        Some(key),
+                        format!("`{here}` is a value, not a table: `{key}` is not a key"),
+                    ))
+                }
+                None => {
+                    return Err(fail(
+                        Some(key),
+                        format!(
+                            "unknown key `{key}`: the config has no `{here}` ({})",
+                            known_keys(parents[..i].join("."), &keys)
+                        ),
+                    ))
+                }
+            };
+        }
+        let keys: Vec<String> = table.keys().cloned().collect();
+        let existed = table.contains_key(*last);
+        table.insert((*last).to_string(), value);
+        let config: RunConfig = root.try_into().map_err(|e: toml::de::Error| {
+            let (field, message) = value_error_field(&e);
+            if !existed && message.starts_with("unknown field") {
+                fail(
+                    Some(key),
+                    format!(
+                        "unknown key `{key}` ({})",
+                        known_keys(parents.join("."), &keys)
+                    ),
+                )
+            } else {
+                let field = field.unwrap_or_else(|| key.to_string());
+                fail(Some(&field), format!("field `{field}`: {message}"))
+            }
+        })?;
+        config.validate().map_err(|e| match e {
+            ConfigError::Invalid { field, message, .. } => {
+                let text = match &field {
+                    Some(f) => format!("field `{f}`: {message}"),
+                    None => message,
+                };
+                fail(field.as_deref(), text)
+            }
+            other => other,
+        })?;
+        Ok(config)
+    }
+}
+
+fn known_keys(table: String, keys: &[String]) -> String {
+    let place = if table.is_empty() {
+        "the top level".to_string()
+    } else {
+        format!("`{table}`")
+    };
+    format!("{place} has: {}", keys.join(", "))
+}
+
+/// A TOML value (`5`, `0.1`, `"text"`, `[1, 2]`, `{ kind = "adam", lr = 0.1 }`, `inf`), or the
+/// raw text as a string when it is not one.
+fn parse_override_value(raw: &str) -> toml::Value {
+    #[derive(Deserialize)]
+    struct Holder {
+        v: toml::Value,
+    }
+    match toml::from_str::<Holder>(&format!("v = {raw}")) {
+        Ok(h) => h.v,
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+/// Deserialises the text, turning serde's message into a field and a line.
+fn deserialize(text: &str) -> Result<RunConfig, ConfigError> {
+    // Syntax first: its errors have exact positions.
+    let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        file: None,
+        line: e.span().map(|s| line_of(text, s.start)),
+        field: None,
+        message: e.message().trim().to_string(),
+    })?;
+    let spanned = match toml::from_str::<RunConfig>(text) {
+        Ok(config) => return Ok(config),
+        Err(e) => e,
+    };
+    // The same from the parsed table: slower to point at the text, but it names the keys.
+    let value = toml::Value::Table(table.clone());
+    let (path, message) = match value.try_into::<RunConfig>() {
+        Err(e) => value_error_field(&e),
+        Ok(_) => (None, spanned.message().trim().to_string()),
+    };
+    let path = path.map(|p| refine_path(&table, p, &message));
+    let missing_at_top =
+        message.starts_with("missing field") && path.as_deref().is_some_and(|p| !p.contains('.'));
+    if missing_at_top {
+        return Err(ConfigError::invalid(path.as_deref().unwrap_or(""), message));
+    }
+    let line = path
+        .as_deref()
+        .and_then(|p| locate_nearest(text, &split_path(p)))
+        .or_else(|| spanned.span().map(|s| line_of(text, s.start)));
+    Err(ConfigError::Invalid {
+        file: None,
+        line,
+        field: path,
+        message,
+    })
+}
+
+/// The key path (`in `a.b``) and message of an error from deserialising a `toml::Value`.
+fn value_error_field(e: &toml::de::Error) -> (Option<String>, String) {
+    let message = e.message().trim().to_string();
+    let shown = e.to_string();
+    let keys = shown
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("in `").and_then(|r| r.strip_suffix('`')))
+        .map(str::to_string);
+    let path = match (keys, backticked_after(&message, "field `")) {
+        (Some(keys), Some(field)) if !message.starts_with("invalid") => Some(join(&keys, &field)),
+        (None, Some(field)) => Some(field),
+        (keys, _) => keys,
+    };
+    (path, message)
+}
+
+/// The first `name` in "…prefix`name`…".
+fn backticked_after(message: &str, prefix: &str) -> Option<String> {
+    let start = message.find(prefix)? + prefix.len();
+    let rest = &message[start..];
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// When `path` names a table and the message is about one of its values ("invalid type:
+/// string "x", expected f64"), the key of that value, found by its description.
+fn refine_path(table: &toml::Table, path: String, message: &str) -> String {
+    let mut node: Option<&toml::Value> = None;
+    let mut current = table;
+    let segments = split_path(&path);
+    for (i, segment) in segments.iter().enumerate() {
+        match current.get(*segment) {
+            Some(toml::Value::Table(t)) => {
+                current = t;
+                node = None;
+            }
+            Some(v) => {
+                node = Some(v);
+                break;
+            }
+            None => {
+                // An unknown key reported on an outer table (serde's tagged enums lose the
+                // inner keys): find where it is written below.
+                let mut found = Vec::new();
+                if i + 1 == segments.len() {
+                    find_key(current, &segments[..i].join("."), segment, &mut found);
+                }
+                return match found.as_slice() {
+                    [only] => only.clone(),
+                    _ => path,
+                };
+            }
+        }
+    }
+    if node.is_some() {
+        return path;
+    }
+    let described = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        .and_then(|r| r.split(", expected").next())
+        .map(str::to_string)
+        .or_else(|| {
+            backticked_after(message, "unknown variant `").map(|v| format!("string {v:?}"))
+        });
+    let Some(described) = described else {
+        return path;
+    };
+    let mut matches = Vec::new();
+    find_described(current, &path, &described, &mut matches);
+    match matches.as_slice() {
+        [only] => only.clone(),
+        _ => path,
+    }
+}
+
+/// The dotted paths under `table` (at `prefix`) of keys named `name`.
+fn find_key(table: &toml::Table, prefix: &str, name: &str, out: &mut Vec<String>) {
+    for (key, value) in table {
+        let here = join(prefix, key);
+        if key == name {
+            out.push(here.clone());
+        }
+        if let toml::Value::Table(t) = value {
+            find_key(t, &here, name, out);
+        }
+    }
+}
+
+/// The dotted paths under `table` (at `prefix`) of values described as `described` (an array
+/// counts by its elements).
+fn find_described(table: &toml::Table, prefix: &str, described: &str, out: &mut Vec<String>) {
+    for (key, value) in table {
+        let here = join(prefix, key);
+        match value {
+            toml::Value::Table(t) => find_described(t, &here, described, out),
+            toml::Value::Array(items)
+                if items.iter().any(|item| describe_value(item) == described) =>
+            {
+                out.push(here)
+            }
+            v if describe_value(v) == described => out.push(here),
+            _ => {}
+        }
+    }
+}
+
+/// A value as serde's `Unexpected` prints it.
+fn describe_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("string {s:?}"),
+        toml::Value::Integer(i) => format!("integer `{i}`"),
+        toml::Value::Float(f) => format!("floating point `{f}`"),
+        toml::Value::Boolean(b) => format!("boolean `{b}`"),
+        toml::Value::Array(_) => "sequence".into(),
+        toml::Value::Table(_) => "map".into(),
+        toml::Value::Datetime(d) => format!("string {:?}", d.to_string()),
+    }
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of `path` or, failing that, of its longest prefix found in the text.
+pub(super) fn locate_nearest(text: &str, path: &[&str]) -> Option<usize> {
+    (1..=path.len())
+        .rev()
+        .find_map(|n| locate(text, &path[..n]))
+}
+
+/// The 1-based line where the dotted `path` is written: a `[table]` header, a `key = value`
+/// line (dotted keys too), or a line whose inline table holds it.
+fn locate(text: &str, path: &[&str]) -> Option<usize> {
+    let mut header: Vec<String> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = strip_comment(raw).trim();
+        if let Some(inner) = line.strip_prefix('[') {
+            let inner = inner.trim_start_matches('[');
+            let name = inner.split(']').next().unwrap_or("");
+            header = keys_of(name);
+            if header == path {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let mut full = header.clone();
+        full.extend(keys_of(key));
+        if full.is_empty() {
+            continue;
+        }
+        if full.len() >= path.len() && full[..path.len()] == *path {
+            return Some(i + 1);
+        }
+        if path.len() > full.len() && path[..full.len()] == full[..] {
+            let rest = &path[full.len()..];
+            let value = value.trim_start();
+            let inline = value.starts_with('{');
+            if inline && rest.iter().all(|k| contains_key(value, k)) {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+fn contains_key(inline: &str, key: &str) -> bool {
+    inline
+        .split(['{', ',', '}'])
+        .filter_map(|part| part.split_once('='))
+        .any(|(k, _)| keys_of(k).last().is_some_and(|last| last == key))
+}
+
+fn keys_of(dotted: &str) -> Vec<String> {
+    dotted
+        .split('.')
+        .map(|k| k.trim().trim_matches('"').trim_matches('\'').to_string())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+/// The line without a `#` comment (a `#` inside a string is kept).
+fn strip_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '#') => return &line[..i],
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_locator_finds_headers_keys_and_inline_tables() {
+        let text = "name = \"a\" # a comment with = sign\n[train]\nepochs = 3\noptimizer = { kind = \"adam\", lr = -1.0 }\n[model]\nkind = \"binary\"\ng.hidden = [4]\n[model.y_range]\nlo = 1\n";
+        assert_eq!(locate(text, &["name"]), Some(1));
+        assert_eq!(locate(text, &["train"]), Some(2));
+        assert_eq!(locate(text, &["train", "epochs"]), Some(3));
+        assert_eq!(locate(text, &["train", "optimizer", "lr"]), Some(4));
+        assert_eq!(locate(text, &["model", "g", "hidden"]), Some(7));
+        assert_eq!(locate(text, &["model", "y_range", "lo"]), Some(9));
+        assert_eq!(locate(text, &["model", "y_range", "hi"]), None);
+        assert_eq!(locate_nearest(text, &["model", "y_range", "hi"]), Some(8));
+        assert_eq!(strip_comment("a = \"#x\" # c"), "a = \"#x\" ");
+    }
+
+    #[test]
+    fn override_values_are_toml_or_strings() {
+        assert_eq!(parse_override_value("5"), toml::Value::Integer(5));
+        assert_eq!(parse_override_value("-0.5"), toml::Value::Float(-0.5));
+        assert_eq!(
+            parse_override_value("\"x y\""),
+            toml::Value::String("x y".into())
+        );
+        assert_eq!(
+            parse_override_value("other-name"),
+            toml::Value::String("other-name".into())
+        );
+        assert!(matches!(
+            parse_override_value("[32, 32]"),
+            toml::Value::Array(_)
+        ));
+    }
+}
