@@ -203,6 +203,51 @@ pub trait Architecture: Energy {
     }
 }
 
+/// Runs `f` with every trainable variable of `vs` excluded from autograd
+/// (`requires_grad` off), and turns them back on afterwards, even if `f` fails or panics.
+///
+/// Inference that differentiates with respect to y alone (gradient descent, Langevin) then
+/// records no graph through the parameters, and a branch that does not depend on y (G_x(x)
+/// of an implicit regression) records nothing at all. Parameter `.grad` fields stay
+/// untouched either way. Do not train the same variables from another thread meanwhile.
+///
+/// ```
+/// use ebm_arch::with_frozen_parameters;
+/// let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+/// let w = vs.root().randn("w", &[2], 0.0, 1.0);
+/// let inside = with_frozen_parameters(&vs, || w.requires_grad());
+/// assert!(!inside && w.requires_grad());
+/// ```
+pub fn with_frozen_parameters<T>(vs: &nn::VarStore, f: impl FnOnce() -> T) -> T {
+    let _frozen = Frozen::new(vs);
+    f()
+}
+
+/// The variables [`with_frozen_parameters`] froze; unfreezes them when dropped.
+struct Frozen(Vec<Tensor>);
+
+impl Frozen {
+    fn new(vs: &nn::VarStore) -> Self {
+        let vars: Vec<Tensor> = vs
+            .trainable_variables()
+            .into_iter()
+            .filter(Tensor::requires_grad)
+            .collect();
+        for v in &vars {
+            let _ = v.f_set_requires_grad(false);
+        }
+        Frozen(vars)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        for v in &self.0 {
+            let _ = v.f_set_requires_grad(true);
+        }
+    }
+}
+
 /// Checks continuous targets: `[B, dim]`, finite.
 pub(crate) fn check_continuous_targets(y: &Tensor, dim: i64, model: &str) -> Result<()> {
     let dims = y.size();

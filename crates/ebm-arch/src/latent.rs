@@ -2,7 +2,8 @@
 //! marginalised by `ebm-latent` (β = ∞: min over z; finite β: the soft-min F_β).
 
 use crate::architecture::{
-    check_continuous_targets, Answers, Architecture, ContinuousAnswers, Prediction, YRange,
+    check_continuous_targets, with_frozen_parameters, Answers, Architecture, ContinuousAnswers,
+    Prediction, YRange,
 };
 use crate::mlp::{Mlp, MlpConfig};
 use ebm_core::error::ensure_same_batch;
@@ -128,42 +129,9 @@ impl LatentModel {
             Answers::Finite(_) => unreachable!("latent answers are continuous"),
         }
     }
-}
 
-impl Energy for LatentModel {
-    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        self.marginal.energy(x, y)
-    }
-    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
-        self.marginal.candidate_energies(x, ys)
-    }
-    fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
-        self.marginal.row_candidate_energies(x, ys)
-    }
-}
-
-impl Architecture for LatentModel {
-    fn name(&self) -> &'static str {
-        "latent"
-    }
-    fn var_store(&self) -> &nn::VarStore {
-        &self.vs
-    }
-    fn var_store_mut(&mut self) -> &mut nn::VarStore {
-        &mut self.vs
-    }
-    fn x_dim(&self) -> i64 {
-        self.marginal.energy.x_dim
-    }
-    fn answers(&self) -> &Answers {
-        &self.answers
-    }
-
-    /// With points of z to range over (finite, grid, Monte Carlo): the prediction set
-    /// {ŷ(z)}, sorted by energy, ŷ the best of them. With a continuous z: gradient descent on
-    /// the marginal energy min_z E, with restarts.
-    fn predict(&self, x: &Tensor) -> Result<Prediction> {
-        self.check_inputs(x, None)?;
+    /// [`Architecture::predict`] once the parameters are frozen.
+    fn predict_frozen(&self, x: &Tensor) -> Result<Prediction> {
         let c = self.continuous();
         if self.marginal.z.cardinality().is_none() {
             let found = c.search.minimize(self, x, &c.space)?;
@@ -210,6 +178,44 @@ impl Architecture for LatentModel {
             })
             .collect();
         Ok(Prediction::Continuous { y, minima })
+    }
+}
+
+impl Energy for LatentModel {
+    fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        self.marginal.energy(x, y)
+    }
+    fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        self.marginal.candidate_energies(x, ys)
+    }
+    fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        self.marginal.row_candidate_energies(x, ys)
+    }
+}
+
+impl Architecture for LatentModel {
+    fn name(&self) -> &'static str {
+        "latent"
+    }
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+    fn x_dim(&self) -> i64 {
+        self.marginal.energy.x_dim
+    }
+    fn answers(&self) -> &Answers {
+        &self.answers
+    }
+
+    /// With points of z to range over (finite, grid, Monte Carlo): the prediction set
+    /// {ŷ(z)}, sorted by energy, ŷ the best of them. With a continuous z: gradient descent on
+    /// the marginal energy min_z E, with restarts.
+    fn predict(&self, x: &Tensor) -> Result<Prediction> {
+        self.check_inputs(x, None)?;
+        with_frozen_parameters(&self.vs, || self.predict_frozen(x))
     }
 
     fn check_targets(&self, y: &Tensor) -> Result<()> {

@@ -42,11 +42,14 @@ pub mod mlp;
 pub mod models;
 pub mod trainer;
 
-pub use architecture::{Answers, Architecture, ContinuousAnswers, Prediction, YRange};
+pub use architecture::{
+    with_frozen_parameters, Answers, Architecture, ContinuousAnswers, Prediction, YRange,
+};
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use latent::{Coupling, LatentModel, LatentRegressionEnergy};
 pub use mlp::{Activation, Mlp, MlpConfig};
 pub use models::{Binary, ImplicitRegression, MultiClass, Regression};
 pub use trainer::{
-    batch_energies, fit, BatchEnergies, EpochRecord, History, OptimizerConfig, TrainConfig,
+    batch_energies, fit, train_step, BatchEnergies, EpochRecord, History, OptimizerConfig,
+    TrainConfig,
 };

@@ -1,8 +1,8 @@
 //! Four of the five architectures (the latent-variable one is in `latent.rs`).
 
 use crate::architecture::{
-    check_class_labels, check_continuous_targets, check_sign_labels, Answers, Architecture,
-    ContinuousAnswers, Prediction, YRange,
+    check_class_labels, check_continuous_targets, check_sign_labels, with_frozen_parameters,
+    Answers, Architecture, ContinuousAnswers, Prediction, YRange,
 };
 use crate::mlp::{Mlp, MlpConfig};
 use ebm_core::error::{ensure_same_batch, ensure_shape};
@@ -85,7 +85,7 @@ impl Regression {
         let Answers::Continuous(c) = &self.answers else {
             unreachable!("regression answers are continuous")
         };
-        c.search.minimize(self, x, &c.space)
+        with_frozen_parameters(&self.vs, || c.search.minimize(self, x, &c.space))
     }
 }
 
@@ -183,11 +183,33 @@ impl ImplicitRegression {
     }
 }
 
+/// The implicit-regression energy once x is embedded: E(h, y) = ½‖h − G_y(y)‖² with
+/// h = G_x(x). Inference descends on it, so G_x runs once per x rather than once per step.
+struct Embedded<'a> {
+    gy: &'a Mlp,
+    y_dim: i64,
+}
+
+impl Energy for Embedded<'_> {
+    fn energy(&self, h: &Tensor, y: &Tensor) -> Result<Tensor> {
+        ensure_same_batch(h, "x", y, "y")?;
+        check_y_width(y, self.y_dim, "y")?;
+        half_squared_norm(h, &self.gy.forward(y))
+    }
+}
+
+impl ImplicitRegression {
+    fn embedded(&self) -> Embedded<'_> {
+        Embedded {
+            gy: &self.gy,
+            y_dim: self.y_dim,
+        }
+    }
+}
+
 impl Energy for ImplicitRegression {
     fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        ensure_same_batch(x, "x", y, "y")?;
-        check_y_width(y, self.y_dim, "y")?;
-        half_squared_norm(&self.gx.forward(x), &self.gy.forward(y))
+        self.embedded().energy(&self.gx.forward(x), y)
     }
     fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
         check_y_width(ys, self.y_dim, "candidates")?;
@@ -216,7 +238,13 @@ impl Architecture for ImplicitRegression {
         let Answers::Continuous(c) = &self.answers else {
             unreachable!("implicit regression answers are continuous")
         };
-        let found = c.search.minimize(self, x, &c.space)?;
+        let found = with_frozen_parameters(&self.vs, || {
+            let h = {
+                let _guard = tch::no_grad_guard();
+                self.gx.forward(x)
+            };
+            c.search.minimize(&self.embedded(), &h, &c.space)
+        })?;
         Ok(Prediction::Continuous {
             y: found.best_y,
             minima: found.distinct,
@@ -346,19 +374,23 @@ impl Energy for MultiClass {
             .f_squeeze_dim(1)?)
     }
     fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
-        check_class_labels(ys, self.classes())?;
-        let all = self.g.forward(x);
-        if ys.size()[0] == self.classes() {
-            // The whole label set in order (the common case): no gather needed.
+        let k = self.classes();
+        if ys.kind() == Kind::Int64 && ys.size() == [k] {
+            // The whole label set in order (the common case): every class from one forward
+            // pass, no gather, and no label check (0, …, K−1 are valid labels).
             let in_order = bool::try_from(
-                ys.eq_tensor(&Tensor::arange(self.classes(), (Kind::Int64, ys.device())))
-                    .all(),
+                ys.f_eq_tensor(&Tensor::f_arange(k, (Kind::Int64, ys.device()))?)?
+                    .f_all()?,
             )?;
             if in_order {
-                return Ok(all);
+                return Ok(self.g.forward(x));
             }
         }
-        Ok(all.f_index_select(1, &ys.f_to_kind(Kind::Int64)?)?)
+        check_class_labels(ys, k)?;
+        Ok(self
+            .g
+            .forward(x)
+            .f_index_select(1, &ys.f_to_kind(Kind::Int64)?)?)
     }
 }
 

@@ -71,7 +71,8 @@ impl OptimizerConfig {
         Ok(())
     }
 
-    fn build(&self, vs: &nn::VarStore) -> Result<nn::Optimizer> {
+    /// The optimizer over every trainable variable of `vs` (checked first).
+    pub fn build(&self, vs: &nn::VarStore) -> Result<nn::Optimizer> {
         self.validate()?;
         Ok(match *self {
             OptimizerConfig::Adam { lr, weight_decay } => {
@@ -313,6 +314,28 @@ fn probe<A: Architecture + ?Sized>(model: &A, x: &Tensor, y: &Tensor) -> Result<
     ))
 }
 
+/// One optimisation step on a batch: the energies `loss` needs (E_C and, as it asks, the
+/// most offending E_I and the energies over all of Y; see [`batch_energies`]), the mean
+/// loss, backward, and `optimizer`'s step. Returns the loss, detached.
+///
+/// [`fit`] runs it on every batch; a training loop of your own can run it with an optimizer
+/// from [`OptimizerConfig::build`]. Check the data once with [`Architecture::check_inputs`].
+pub fn train_step<A: Architecture + ?Sized>(
+    model: &A,
+    loss: &dyn Loss,
+    optimizer: &mut nn::Optimizer,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<Tensor> {
+    let needs = loss.needs();
+    let energies = batch_energies(model, x, y, needs.incorrect, needs.all, true)?;
+    let value = loss.loss(&energies.input(), Reduction::Mean)?;
+    optimizer.zero_grad();
+    value.f_backward()?;
+    optimizer.step();
+    Ok(value.f_detach()?)
+}
+
 /// Trains `model` with `loss` on `(x, y)`, calling `on_epoch` after every epoch.
 ///
 /// The loss decides what is computed per batch: E_I through the most offending answer when
@@ -341,7 +364,6 @@ pub fn fit<A: Architecture + ?Sized>(
     }
     tch::manual_seed(config.seed as i64);
     let mut optimizer = config.optimizer.build(model.var_store())?;
-    let needs = loss.needs();
     let probe_n = (config.probe_size as i64).min(n);
     let (probe_x, probe_y) = (x.narrow(0, 0, probe_n), y.narrow(0, 0, probe_n));
     let (_, initial_spread_std, _) = probe(model, &probe_x, &probe_y)?;
@@ -357,12 +379,8 @@ pub fn fit<A: Architecture + ?Sized>(
         for start in (0..n).step_by(batch as usize) {
             let idx = order.narrow(0, start, batch.min(n - start));
             let (xb, yb) = (x.index_select(0, &idx), y.index_select(0, &idx));
-            let energies = batch_energies(model, &xb, &yb, needs.incorrect, needs.all, true)?;
-            let value = loss.loss(&energies.input(), Reduction::Mean)?;
-            optimizer.zero_grad();
-            value.backward();
-            optimizer.step();
-            total += value.detach().to_kind(Kind::Double);
+            let value = train_step(model, loss, &mut optimizer, &xb, &yb)?;
+            total += value.to_kind(Kind::Double);
             batches += 1;
         }
         let mean_loss = f64::try_from(total)? / batches as f64;

@@ -1,5 +1,8 @@
 //! Checkpoints: atomic writes, round trips, and loading into a model of another shape.
 
+mod common;
+
+use common::seeded;
 use ebm_arch::{load_checkpoint, save_checkpoint, Architecture, MlpConfig, MultiClass};
 use ebm_core::{EbmError, Energy};
 use tch::{Device, Kind, Tensor};
@@ -14,7 +17,7 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 fn a_checkpoint_round_trips_and_leaves_no_temporary_file() {
     let dir = temp_dir("roundtrip");
     let path = dir.join("model.safetensors");
-    tch::manual_seed(0);
+    let _rng = seeded(0);
     let a = MultiClass::new(2, 3, &MlpConfig::default(), Device::Cpu).expect("model");
     save_checkpoint(a.var_store(), &path).expect("save");
     let mut b = MultiClass::new(2, 3, &MlpConfig::default(), Device::Cpu).expect("model");
@@ -39,6 +42,7 @@ fn a_checkpoint_round_trips_and_leaves_no_temporary_file() {
 
 #[test]
 fn loading_a_checkpoint_of_another_shape_is_an_error_that_says_so() {
+    let _rng = seeded(1);
     let dir = temp_dir("shape");
     let path = dir.join("model.safetensors");
     let a = MultiClass::new(2, 3, &MlpConfig::default(), Device::Cpu).expect("model");

@@ -6,6 +6,13 @@ use tch::{Kind, Tensor};
 
 /// Checks `t` is a finite `[N, D]` embedding matrix with at least `min_rows` rows; returns (N, D).
 pub(crate) fn embeddings(t: &Tensor, what: &str, min_rows: i64) -> Result<(i64, i64)> {
+    let dims = embedding_shape(t, what, min_rows)?;
+    ensure_finite(t, what)?;
+    Ok(dims)
+}
+
+/// Checks `t` is an `[N, D]` matrix with at least `min_rows` rows (its shape only).
+fn embedding_shape(t: &Tensor, what: &str, min_rows: i64) -> Result<(i64, i64)> {
     let dims = t.size();
     if dims.len() != 2 || dims[0] < min_rows {
         return Err(EbmError::Shape {
@@ -14,7 +21,6 @@ pub(crate) fn embeddings(t: &Tensor, what: &str, min_rows: i64) -> Result<(i64, 
             got: dims,
         });
     }
-    ensure_finite(t, what)?;
     Ok((dims[0], dims[1]))
 }
 
@@ -26,8 +32,23 @@ pub(crate) fn views(
     b_name: &str,
     min_rows: i64,
 ) -> Result<(i64, i64)> {
-    let (n, d) = embeddings(a, a_name, min_rows)?;
-    let (m, e) = embeddings(b, b_name, min_rows)?;
+    let dims = view_shapes(a, a_name, b, b_name, min_rows)?;
+    ensure_finite(a, a_name)?;
+    ensure_finite(b, b_name)?;
+    Ok(dims)
+}
+
+/// Checks two views have the same shape `[N, D]`, N ≥ `min_rows` (shapes only, no pass over
+/// the values).
+pub(crate) fn view_shapes(
+    a: &Tensor,
+    a_name: &str,
+    b: &Tensor,
+    b_name: &str,
+    min_rows: i64,
+) -> Result<(i64, i64)> {
+    let (n, d) = embedding_shape(a, a_name, min_rows)?;
+    let (m, e) = embedding_shape(b, b_name, min_rows)?;
     if n != m {
         return Err(EbmError::BatchMismatch {
             what: format!("{a_name} and {b_name}"),

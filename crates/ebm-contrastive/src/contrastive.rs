@@ -25,7 +25,15 @@ fn masked_similarity_logits(z: &Tensor, temperature: f64, eps: f64) -> Result<Te
     let mut logits = zn
         .f_div_scalar(temperature)?
         .f_matmul(&zn.f_transpose(0, 1)?)?;
-    let _ = logits.f_fill_diagonal_(f64::NEG_INFINITY, false)?;
+    // The −∞ diagonal is written outside autograd. Both users reduce the table by a
+    // (log-)softmax whose value at −∞ is 0 and which never reads the diagonal afterwards
+    // (NT-Xent's targets are off the diagonal, SupCon masks it out), so those entries get a
+    // zero gradient anyway; recorded, the fill would make backward copy the whole [N, N]
+    // gradient only to zero its diagonal once more.
+    {
+        let _guard = tch::no_grad_guard();
+        let _ = logits.f_fill_diagonal_(f64::NEG_INFINITY, false)?;
+    }
     Ok(logits)
 }
 
@@ -87,13 +95,20 @@ impl NtXent {
     /// a scalar. Errors: shapes that differ or are not `[N, D]` with N ≥ 1, non-finite
     /// values.
     pub fn loss(&self, z1: &Tensor, z2: &Tensor) -> Result<Tensor> {
-        let (n, _) = check::views(z1, "z1", z2, "z2", 1)?;
+        let (n, _) = check::view_shapes(z1, "z1", z2, "z2", 1)?;
         let z = Tensor::f_cat(&[z1, z2], 0)?;
         let logits = masked_similarity_logits(&z, self.temperature, self.eps)?;
         // Row i < N has its positive at i + N, row i ≥ N at i − N.
         let idx = check::arange(n, z1)?;
         let targets = Tensor::f_cat(&[idx.f_add_scalar(n)?, idx], 0)?;
-        cross_entropy(&logits, &targets)
+        let loss = cross_entropy(&logits, &targets)?;
+        // A NaN or infinity in a view makes the loss non-finite, and finite views give a
+        // finite loss (the cosines are bounded), so one read of the loss stands in for a
+        // pass over each view; only then are the views checked, to say which one is bad.
+        if !bool::try_from(loss.f_isfinite()?)? {
+            check::views(z1, "z1", z2, "z2", 1)?;
+        }
+        Ok(loss)
     }
 }
 

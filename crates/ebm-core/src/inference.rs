@@ -2,8 +2,8 @@
 //! restarts over continuous spaces.
 //!
 //! W stays frozen: gradients are taken with respect to y alone (`run_backward` on y), so
-//! parameter `.grad` fields are never touched, and y is detached after every step so no
-//! autograd graph survives inference.
+//! parameter `.grad` fields are never touched; each step's graph is freed by its backward
+//! pass and y is updated outside autograd, so no graph survives a step.
 
 use crate::energy::Energy;
 use crate::error::{
@@ -31,8 +31,10 @@ pub fn argmin_table(energies: &Tensor) -> Result<(Tensor, Tensor)> {
             "the energy table has no column".into(),
         ));
     }
-    ensure_no_nan(energies, "energies")?;
     let (min, index) = energies.f_min_dim(1, false)?;
+    // A row's minimum is NaN exactly when the row holds a NaN (min propagates NaN), so
+    // checking the `[B]` minima is the whole table's check at a K-th of the cost.
+    ensure_no_nan(&min, "energies")?;
     Ok((index, min))
 }
 
@@ -256,59 +258,28 @@ impl GradientDescent {
             check_positive("exclusion radius", ex.radius)?;
             ensure_shape(ex.centers, "exclusion centres", &[b, d])?;
         }
-        let project = |y: Tensor| -> Result<Tensor> {
-            let y = match &exclusion {
-                Some(ex) => push_out_of_ball(&y, ex, r)?,
-                None => y,
-            };
-            space.project(&y)
+        let project = Projection {
+            space,
+            exclusion: exclusion.as_ref(),
+            restarts: r,
         };
-
-        let x_rep = x.detach().f_repeat_interleave_self_int(r, 0, Some(b * r))?;
-        let mut y = {
-            let _guard = tch::no_grad_guard();
-            project(starts.detach().f_reshape([b * r, d])?)?
+        // Restarts of the same x are consecutive rows; one restart needs no copy of x.
+        let x_rep = if r == 1 {
+            x.detach()
+        } else {
+            x.detach().f_repeat_interleave_self_int(r, 0, Some(b * r))?
         };
-        let mut velocity = y.f_zeros_like()?;
-        let (mut e, mut grad) = energy_and_grad_y(energy, &x_rep, &y)?;
-        // Per-row step sizes, `[B·R, 1]`: halved when a step would raise the energy.
-        let mut rate = Tensor::f_full([b * r, 1], self.step_size, (y.kind(), y.device()))?;
-        let mut steps_taken = 0;
-        for step in 0..self.steps {
-            let proposal = {
-                let _guard = tch::no_grad_guard();
-                velocity = velocity.f_mul_scalar(self.momentum)?.f_add(&grad)?;
-                project(y.f_sub(&velocity.f_mul(&rate)?)?)?
-            };
-            let (e_new, grad_new) = energy_and_grad_y(energy, &x_rep, &proposal)?;
+        // An owned copy: the descent updates y in place and must not write into `starts`.
+        let mut y = starts.detach().f_reshape([b * r, d])?.f_detach_copy()?;
+        {
             let _guard = tch::no_grad_guard();
-            steps_taken = step + 1;
-            let check = self.tolerance > 0.0 && (step % 10 == 9 || step + 1 == self.steps);
-            let moved = if check {
-                f64::try_from(proposal.f_sub(&y)?.f_abs()?.f_max()?)?
-            } else {
-                f64::INFINITY
-            };
-            if self.backtracking {
-                // Accept a step that does not raise the energy (NaN never passes).
-                let accept = e_new.f_le_tensor(&e)?.f_unsqueeze(1)?;
-                y = proposal.f_where_self(&accept, &y)?;
-                grad = grad_new.f_where_self(&accept, &grad)?;
-                velocity = velocity.f_where_self(&accept, &velocity.f_zeros_like()?)?;
-                e = e_new.f_where_self(&accept.f_squeeze_dim(1)?, &e)?;
-                rate = rate
-                    .f_mul_scalar(1.1)?
-                    .f_clamp_max(self.step_size)?
-                    .f_where_self(&accept, &rate.f_mul_scalar(0.5)?)?;
-            } else {
-                y = proposal;
-                e = e_new;
-                grad = grad_new;
-            }
-            if moved < self.tolerance {
-                break;
-            }
+            project.apply(&mut y)?;
         }
+        let (y, e, steps_taken) = if self.backtracking {
+            self.descend_backtracking(energy, &x_rep, y, &project)?
+        } else {
+            self.descend_plain(energy, &x_rep, y, &project)?
+        };
 
         let _guard = tch::no_grad_guard();
         ensure_shape(&e, "energy output", &[b * r])?;
@@ -333,6 +304,118 @@ impl GradientDescent {
             steps_taken,
         })
     }
+
+    /// Whether step `step` (from 0) checks the tolerance: every 10th step and the last.
+    fn checks_tolerance(&self, step: usize) -> bool {
+        self.tolerance > 0.0 && (step % 10 == 9 || step + 1 == self.steps)
+    }
+
+    /// Heavy-ball descent at the fixed step size. y is one leaf tensor updated in place (with
+    /// the velocity) under `no_grad`; the gradient is taken at each of the points a step
+    /// leaves from, and the final energy without autograd. Returns `(y, E(y), steps)`.
+    fn descend_plain<E: Energy + ?Sized>(
+        &self,
+        energy: &E,
+        x: &Tensor,
+        mut y: Tensor,
+        project: &Projection<'_, '_>,
+    ) -> Result<(Tensor, Tensor, usize)> {
+        let _ = y.f_requires_grad_(true)?;
+        let mut velocity = y.f_zeros_like()?;
+        let mut steps_taken = 0;
+        for step in 0..self.steps {
+            let (_, grad) = energy_and_grad_leaf(energy, x, &y)?;
+            let _guard = tch::no_grad_guard();
+            let before = if self.checks_tolerance(step) {
+                Some(y.f_detach_copy()?)
+            } else {
+                None
+            };
+            let _ = velocity.f_mul_scalar_(self.momentum)?.f_add_(&grad)?;
+            let _ = y.f_sub_(&velocity.f_mul_scalar(self.step_size)?)?;
+            project.apply(&mut y)?;
+            steps_taken = step + 1;
+            if let Some(before) = before {
+                let moved = f64::try_from(y.f_sub(&before)?.f_abs()?.f_max()?)?;
+                if moved < self.tolerance {
+                    break;
+                }
+            }
+        }
+        let _guard = tch::no_grad_guard();
+        let e = energy.energy(x, &y)?;
+        Ok((y.f_detach()?, e, steps_taken))
+    }
+
+    /// Heavy-ball descent with per-row backtracking (see [`GradientDescent::backtracking`]).
+    /// Returns `(y, E(y), steps)`.
+    fn descend_backtracking<E: Energy + ?Sized>(
+        &self,
+        energy: &E,
+        x: &Tensor,
+        mut y: Tensor,
+        project: &Projection<'_, '_>,
+    ) -> Result<(Tensor, Tensor, usize)> {
+        let mut velocity = y.f_zeros_like()?;
+        let (mut e, mut grad) = energy_and_grad_y(energy, x, &y)?;
+        // Per-row step sizes, `[B·R, 1]`: halved when a step would raise the energy.
+        let n = y.size()[0];
+        let mut rate = Tensor::f_full([n, 1], self.step_size, (y.kind(), y.device()))?;
+        let mut steps_taken = 0;
+        for step in 0..self.steps {
+            let proposal = {
+                let _guard = tch::no_grad_guard();
+                velocity = velocity.f_mul_scalar(self.momentum)?.f_add(&grad)?;
+                let mut proposal = y.f_sub(&velocity.f_mul(&rate)?)?;
+                project.apply(&mut proposal)?;
+                proposal
+            };
+            let (e_new, grad_new) = energy_and_grad_y(energy, x, &proposal)?;
+            let _guard = tch::no_grad_guard();
+            steps_taken = step + 1;
+            let moved = if self.checks_tolerance(step) {
+                f64::try_from(proposal.f_sub(&y)?.f_abs()?.f_max()?)?
+            } else {
+                f64::INFINITY
+            };
+            // Accept a step that does not raise the energy (NaN never passes).
+            let accept = e_new.f_le_tensor(&e)?.f_unsqueeze(1)?;
+            y = proposal.f_where_self(&accept, &y)?;
+            grad = grad_new.f_where_self(&accept, &grad)?;
+            velocity = velocity.f_where_self(&accept, &velocity.f_zeros_like()?)?;
+            e = e_new.f_where_self(&accept.f_squeeze_dim(1)?, &e)?;
+            rate = rate
+                .f_mul_scalar(1.1)?
+                .f_clamp_max(self.step_size)?
+                .f_where_self(&accept, &rate.f_mul_scalar(0.5)?)?;
+            if moved < self.tolerance {
+                break;
+            }
+        }
+        Ok((y, e, steps_taken))
+    }
+}
+
+/// Where descent may go: the space (a box clamps) and, optionally, outside an exclusion ball
+/// around each row's centre (R consecutive rows share a centre).
+struct Projection<'s, 'e> {
+    space: &'s ContinuousSpace,
+    exclusion: Option<&'s Exclusion<'e>>,
+    restarts: i64,
+}
+
+impl Projection<'_, '_> {
+    /// Projects the rows of `y [B·R, d]` in place: out of the exclusion ball, then into the box.
+    fn apply(&self, y: &mut Tensor) -> Result<()> {
+        if let Some(ex) = self.exclusion {
+            let pushed = push_out_of_ball(y, ex, self.restarts)?;
+            y.f_copy_(&pushed)?;
+        }
+        if let Some((lo, hi)) = self.space.bounds() {
+            let _ = y.f_clamp_(lo, hi)?;
+        }
+        Ok(())
+    }
 }
 
 /// ∇_y Σ_b E(x_b, y_b), computed for y alone: parameter gradients are not touched.
@@ -346,15 +429,27 @@ pub fn energy_and_grad_y<E: Energy + ?Sized>(
     x: &Tensor,
     y: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
+    let y = y.detach().f_requires_grad_(true)?;
+    let (e, grad) = energy_and_grad_leaf(energy, x, &y)?;
+    Ok((e.f_detach()?, grad))
+}
+
+/// The energies `[B]` (still on their spent graph) and ∇_y Σ_b E(x_b, y_b) for a `y` that
+/// is already a leaf requiring grad: the loops that keep one y and update it in place
+/// (plain descent, Langevin) call this directly.
+pub(crate) fn energy_and_grad_leaf<E: Energy + ?Sized>(
+    energy: &E,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<(Tensor, Tensor)> {
     tch::with_grad(|| {
-        let y = y.detach().f_requires_grad_(true)?;
-        let e = energy.energy(x, &y)?;
+        let e = energy.energy(x, y)?;
         let total = e.f_sum(e.kind())?;
-        let mut grads = Tensor::f_run_backward(&[total], &[&y], false, false)?;
+        let mut grads = Tensor::f_run_backward(&[total], &[y], false, false)?;
         let grad = grads.pop().ok_or_else(|| {
             EbmError::Tch(tch::TchError::Torch("no gradient returned for y".into()))
         })?;
-        Ok((e.detach(), grad))
+        Ok((e, grad))
     })
 }
 

@@ -2,7 +2,7 @@
 
 use crate::energy::Energy;
 use crate::error::{check_beta, check_count, check_positive, ensure_same_batch, EbmError, Result};
-use crate::inference::grad_y;
+use crate::inference::energy_and_grad_leaf;
 use tch::Tensor;
 
 /// How one Langevin step is scaled.
@@ -105,22 +105,27 @@ impl Langevin {
             } => (step_size, noise_std),
         };
         let x = x.detach();
-        let mut y = y0.detach();
+        // One leaf tensor holds the chains and is updated in place under `no_grad`; the noise
+        // is drawn into one buffer.
+        let mut y = y0.f_detach_copy()?;
+        let _ = y.f_requires_grad_(true)?;
+        let mut xi = y.f_empty_like()?;
         for _ in 0..self.steps {
-            let mut grad = grad_y(energy, &x, &y)?;
+            let (_, grad) = energy_and_grad_leaf(energy, &x, &y)?;
             let _guard = tch::no_grad_guard();
-            if let Some(c) = self.grad_clip {
-                grad = grad.f_clamp(-c, c)?;
-            }
-            let mut next = y.f_sub(&grad.f_mul_scalar(drift)?)?;
+            // The gradient may be a broadcast view (a linear energy): scale a copy of it.
+            let step = match self.grad_clip {
+                Some(c) => grad.f_clamp(-c, c)?.f_mul_scalar_(drift)?,
+                None => grad.f_mul_scalar(drift)?,
+            };
+            let _ = y.f_sub_(&step)?;
             if noise > 0.0 {
-                next = next.f_add(&y.f_randn_like()?.f_mul_scalar(noise)?)?;
+                let _ = y.f_add_(&xi.f_normal_(0.0, noise)?)?;
             }
             if let Some((lo, hi)) = self.clamp {
-                next = next.f_clamp(lo, hi)?;
+                let _ = y.f_clamp_(lo, hi)?;
             }
-            y = next;
         }
-        Ok(y)
+        Ok(y.f_detach()?)
     }
 }

@@ -87,11 +87,18 @@ pub fn energy_at(e_all: &Tensor, labels: &Tensor) -> Result<Tensor> {
 /// answer). Ties go to one of the tied answers.
 pub fn most_offending_finite(e_all: &Tensor, correct: &Tensor) -> Result<MostOffending> {
     let (b, k) = table_dims(e_all)?;
+    if b > 0 && k < 2 {
+        return Err(EbmError::EmptyCandidates(
+            "a row has no incorrect answer: every answer is marked correct (K = 1)".into(),
+        ));
+    }
     check_labels(correct, b, k)?;
     let mask = Tensor::f_arange(k, (Kind::Int64, e_all.device()))?
         .f_unsqueeze(0)?
         .f_eq_tensor(&correct.f_unsqueeze(1)?)?;
-    most_offending_finite_masked(e_all, &mask)
+    // One label per row and K ≥ 2: every row has an incorrect answer, and the table and
+    // the mask are checked, so the masked search needs no second pass of checks.
+    lowest_unmasked(e_all, &mask)
 }
 
 /// The most offending incorrect answer when a row may have several correct answers:
@@ -115,6 +122,11 @@ pub fn most_offending_finite_masked(
             "a row has no incorrect answer: every answer is marked correct".into(),
         ));
     }
+    lowest_unmasked(e_all, correct_mask)
+}
+
+/// The argmin of each row of `e_all` once the masked answers are set to `+inf`.
+fn lowest_unmasked(e_all: &Tensor, correct_mask: &Tensor) -> Result<MostOffending> {
     let masked = e_all.f_masked_fill(correct_mask, f64::INFINITY)?;
     let (index, energy) = argmin_table(&masked)?;
     Ok(MostOffending { index, energy })

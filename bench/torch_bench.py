@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""The PyTorch side of `cargo xtask bench`.
+
+Each benchmark case is written the way a competent PyTorch user writes it: parameters frozen
+with `requires_grad_(False)` during inference, `torch.autograd.grad` with respect to y only,
+in-place updates under `torch.no_grad()`, `torch.inference_mode()` where no gradient is
+needed, `torch.set_num_threads(n)`. The shapes, steps, seeds and initial weights are the ones
+the Rust side uses: the weights come from the folder the Rust worker wrote (raw f32 files and
+`manifest.json`), the inputs from the same seeds on the same libtorch generator.
+
+Usage (the Rust runner drives it; by hand only for debugging):
+  torch_bench.py worker --threads N    one JSON request per stdin line, one JSON reply per line
+  torch_bench.py memory --threads N SPEC_JSON   peak memory of one NT-Xent pass, fresh process
+"""
+
+import json
+import os
+import sys
+import time
+import warnings
+
+# The wheel works without NumPy; its import-time warning about it is noise here.
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def load_weights(folder):
+    """name -> tensor, from the folder the Rust side wrote."""
+    with open(os.path.join(folder, "manifest.json")) as f:
+        entries = json.load(f)
+    out = {}
+    for e in entries:
+        with open(os.path.join(folder, e["file"]), "rb") as f:
+            data = bytearray(f.read())
+        out[e["name"]] = torch.frombuffer(data, dtype=torch.float32).reshape(e["shape"]).clone()
+    return out
+
+
+def mlp(weights, prefix, device):
+    """An MLP with softplus between layers (ebm-arch's default) from `prefix.{i}.weight/bias`."""
+    layers = []
+    i = 0
+    while f"{prefix}.{i}.weight" in weights:
+        w = weights[f"{prefix}.{i}.weight"]
+        b = weights[f"{prefix}.{i}.bias"]
+        linear = nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(w)
+            linear.bias.copy_(b)
+        if layers:
+            layers.append(nn.Softplus())
+        layers.append(linear)
+        i += 1
+    if not layers:
+        raise ValueError(f"no layer {prefix}.0 in the weights")
+    return nn.Sequential(*layers).to(device)
+
+
+class Train:
+    """Multi-class energy MLP training steps: hinge loss with the most offending class, Adam."""
+
+    def __init__(self, spec, folder, device):
+        self.model = mlp(load_weights(folder), "g", device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=spec["lr"])
+        self.margin = spec["margin"]
+        torch.manual_seed(spec["seed"] + 1)
+        self.batches = []
+        for _ in range(spec["batches"]):
+            x = torch.randn(spec["batch"], spec["in_dim"], device=device)
+            y = torch.randint(0, spec["classes"], (spec["batch"],), device=device)
+            self.batches.append((x, y))
+        self.next = 0
+
+    def iterate(self):
+        x, y = self.batches[self.next]
+        self.next = (self.next + 1) % len(self.batches)
+        energies = self.model(x)
+        e_correct = energies.gather(1, y.unsqueeze(1)).squeeze(1)
+        wrong = energies.masked_fill(F.one_hot(y, energies.shape[1]).bool(), float("inf"))
+        e_incorrect = wrong.min(1).values
+        loss = F.relu(self.margin + e_correct - e_incorrect).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+
+class Descent:
+    """Implicit regression E = ½‖G_x(x) − G_y(y)‖²: heavy-ball gradient descent on y from
+    random starts in the box, the same steps as ebm-core's GradientDescent without
+    backtracking, with G_x(x) computed once per inference (it does not depend on y), and the
+    best restart per x."""
+
+    def __init__(self, spec, folder, device):
+        w = load_weights(folder)
+        self.gx = mlp(w, "gx", device).requires_grad_(False)
+        self.gy = mlp(w, "gy", device).requires_grad_(False)
+        self.spec = spec
+        self.device = device
+        torch.manual_seed(spec["seed"] + 1)
+        lo, hi = spec["lo"], spec["hi"]
+        self.x = torch.rand(spec["batch"], 1, device=device) * (hi - lo) + lo
+
+    def iterate(self):
+        s = self.spec
+        b, r, lo, hi = s["batch"], s["restarts"], s["lo"], s["hi"]
+        torch.manual_seed(s["seed"] + 2)
+        y = (torch.rand(b * r, 1, device=self.device) * (hi - lo) + lo).clamp_(lo, hi)
+        y.requires_grad_(True)
+        with torch.no_grad():
+            h = self.gx(self.x)
+            if r > 1:
+                h = h.repeat_interleave(r, 0)
+        velocity = torch.zeros_like(y)
+        for _ in range(s["steps"]):
+            energy = 0.5 * (h - self.gy(y)).square().sum(1)
+            (grad,) = torch.autograd.grad(energy.sum(), y)
+            with torch.no_grad():
+                velocity.mul_(s["momentum"]).add_(grad)
+                y.sub_(velocity, alpha=s["step_size"]).clamp_(lo, hi)
+        with torch.no_grad():
+            e = (0.5 * (h - self.gy(y)).square().sum(1)).view(b, r)
+            best_e, best_i = e.min(1)
+            # The best y per x, as ebm-arch's predict returns it (not needed for the check).
+            best_y = y.view(b, r, 1).gather(1, best_i.view(b, 1, 1)).squeeze(1)
+        del best_y
+        return best_e.double().sum()
+
+
+class Sampling:
+    """Unadjusted Langevin on an unconditional energy MLP over R² (β = 1):
+    y ← y − (ε/2)·∇E(y) + √ε·ξ."""
+
+    def __init__(self, spec, folder, device):
+        self.net = mlp(load_weights(folder), "e", device).requires_grad_(False)
+        self.spec = spec
+        self.device = device
+
+    def iterate(self):
+        s = self.spec
+        drift, noise_std = 0.5 * s["epsilon"], s["epsilon"] ** 0.5
+        torch.manual_seed(s["seed"] + 2)
+        y = torch.randn(s["chains"], 2, device=self.device)
+        y.requires_grad_(True)
+        noise = torch.empty_like(y)
+        for _ in range(s["steps"]):
+            (grad,) = torch.autograd.grad(self.net(y).sum(), y)
+            with torch.no_grad():
+                y.sub_(grad, alpha=drift).add_(noise.normal_(0.0, noise_std))
+        return y.detach().double().sum()
+
+
+def nt_xent(z1, z2, temperature, eps=1e-8):
+    """SimCLR's NT-Xent over 2N views: cosine similarities / τ, self-similarity masked."""
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2], 0), dim=1, eps=eps)
+    logits = (z / temperature) @ z.T
+    # As ebm-contrastive does: the diagonal's gradient is zero anyway (softmax at -inf), so
+    # the fill is kept out of autograd and backward does not copy the table to re-zero it.
+    with torch.no_grad():
+        logits.fill_diagonal_(float("-inf"))
+    idx = torch.arange(n, device=z.device)
+    targets = torch.cat([idx + n, idx])
+    return F.cross_entropy(logits, targets)
+
+
+class Contrastive:
+    """NT-Xent forward and backward with respect to both views."""
+
+    def __init__(self, spec, folder, device):
+        torch.manual_seed(spec["seed"])
+        self.z1 = torch.randn(spec["n"], spec["dim"], device=device).requires_grad_(True)
+        self.z2 = torch.randn(spec["n"], spec["dim"], device=device).requires_grad_(True)
+        self.temperature = spec["temperature"]
+
+    def forward_backward(self):
+        loss = nt_xent(self.z1, self.z2, self.temperature)
+        grads = torch.autograd.grad(loss, (self.z1, self.z2))
+        return loss, grads
+
+    def iterate(self):
+        loss, _ = self.forward_backward()
+        return loss
+
+
+class Exhaustive:
+    """Every class's energy and the argmin, without autograd."""
+
+    def __init__(self, spec, folder, device):
+        self.model = mlp(load_weights(folder), "g", device).requires_grad_(False)
+        torch.manual_seed(spec["seed"] + 1)
+        self.x = torch.randn(spec["batch"], spec["in_dim"], device=device)
+
+    def iterate(self):
+        with torch.inference_mode():
+            energies = self.model(self.x)
+            best_e, best_i = energies.min(1)
+            return best_e.double().sum()
+
+
+WORKLOADS = {
+    "train": Train,
+    "descent": Descent,
+    "langevin": Sampling,
+    "nt_xent": Contrastive,
+    "exhaustive": Exhaustive,
+}
+
+
+def loaded_libtorch():
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 6 and "libtorch_cpu" in parts[5]:
+                    return parts[5]
+    except OSError:
+        pass
+    return "unknown"
+
+
+def memory_kib():
+    """(VmHWM, VmRSS) in KiB."""
+    fields = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                fields[key] = int(value.split()[0])
+    return fields["VmHWM"], fields["VmRSS"]
+
+
+def set_threads(argv):
+    threads = int(argv[argv.index("--threads") + 1]) if "--threads" in argv else 1
+    torch.set_num_threads(threads)
+    return threads
+
+
+def worker(argv):
+    set_threads(argv)
+    case = None
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            cmd = request["cmd"]
+            if cmd == "info":
+                reply = {
+                    "language": "python",
+                    "libtorch": loaded_libtorch(),
+                    "threads": torch.get_num_threads(),
+                    "version": torch.__version__,
+                }
+            elif cmd == "setup":
+                spec = request["spec"]
+                case = WORKLOADS[spec["kind"]](spec, request["dir"], torch.device(request["device"]))
+                reply = {}
+            elif cmd == "run":
+                iters = request["iters"]
+                start = time.perf_counter()
+                for _ in range(iters):
+                    check = case.iterate()
+                check = float(check)  # the read back ends the timed block (and syncs a GPU)
+                reply = {"seconds": time.perf_counter() - start, "check": check}
+            elif cmd == "quit":
+                return
+            else:
+                raise ValueError(f"unknown command {cmd}")
+            reply = {"ok": True, "reply": reply}
+        except Exception as e:  # reported to the runner, which stops with the message
+            reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+def memory(argv):
+    set_threads(argv)
+    spec = json.loads(argv[0])
+    case = Contrastive(spec, None, torch.device("cpu"))
+    _, before = memory_kib()
+    loss, _ = case.forward_backward()
+    check = float(loss)
+    peak, _ = memory_kib()
+    print(json.dumps({"before_kib": before, "peak_kib": peak, "check": check}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "worker":
+        worker(sys.argv[2:])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "memory" and not sys.argv[2].startswith("--"):
+        memory(sys.argv[2:])
+    else:
+        sys.exit(__doc__)

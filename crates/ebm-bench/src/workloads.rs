@@ -1,0 +1,368 @@
+//! The Rust side of every benchmark case, written with the project's own code paths:
+//! `ebm-arch` models and trainer pieces, `ebm-loss`'s hinge, `ebm-core`'s gradient descent,
+//! Langevin sampler and exhaustive inference, and `ebm-contrastive`'s NT-Xent.
+
+use crate::spec::{Spec, Timing};
+use crate::weights;
+use anyhow::{bail, Result};
+use ebm_arch::{
+    train_step, with_frozen_parameters, Architecture, ImplicitRegression, Mlp, MlpConfig,
+    MultiClass, OptimizerConfig, Prediction, YRange,
+};
+use ebm_contrastive::{NtXent, NtXentConfig};
+use ebm_core::{exhaustive_argmin, FiniteSpace, FnEnergy, GradientDescent, Langevin, LangevinStep};
+use ebm_loss::Hinge;
+use std::path::Path;
+use std::time::Instant;
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+/// A benchmark computation, built once and run many times.
+pub trait Workload {
+    /// Runs one iteration and returns the number both languages must agree on (a scalar
+    /// tensor, read back only at the end of a timed block).
+    fn iterate(&mut self) -> Result<Tensor>;
+
+    /// Runs `iters` iterations and times the block (the last check value is read back inside
+    /// the timed block, which also waits for an accelerator).
+    fn run(&mut self, iters: usize) -> Result<Timing> {
+        if iters == 0 {
+            bail!("a timed block needs at least one iteration");
+        }
+        let start = Instant::now();
+        let mut last = self.iterate()?;
+        for _ in 1..iters {
+            last = self.iterate()?;
+        }
+        let check = f64::try_from(last.to_kind(Kind::Double))?;
+        Ok(Timing {
+            seconds: start.elapsed().as_secs_f64(),
+            check,
+        })
+    }
+}
+
+/// Parses `cpu`, `cuda` or `cuda:N`.
+pub fn parse_device(name: &str) -> Result<Device> {
+    Ok(match name {
+        "cpu" => Device::Cpu,
+        "cuda" => Device::Cuda(0),
+        other => match other.strip_prefix("cuda:").map(str::parse) {
+            Some(Ok(i)) => Device::Cuda(i),
+            _ => bail!("unknown device `{other}` (expected cpu, cuda or cuda:N)"),
+        },
+    })
+}
+
+fn mlp_config(hidden: &[i64]) -> MlpConfig {
+    MlpConfig {
+        hidden: hidden.to_vec(),
+        ..MlpConfig::default()
+    }
+}
+
+/// Builds the case: the model (seeded), its weights written into `dir` for the Python side,
+/// and the inputs (seeded).
+pub fn setup(spec: &Spec, dir: &Path, device: Device) -> Result<Box<dyn Workload>> {
+    Ok(match spec {
+        Spec::Train { .. } => Box::new(Train::new(spec, dir, device)?),
+        Spec::Descent { .. } => Box::new(Descent::new(spec, dir, device)?),
+        Spec::Langevin { .. } => Box::new(Sampling::new(spec, dir, device)?),
+        Spec::NtXent { .. } => Box::new(Contrastive::new(spec, device)?),
+        Spec::Exhaustive { .. } => Box::new(Exhaustive::new(spec, dir, device)?),
+    })
+}
+
+/// Multi-class training steps: `train_step` (E_C and the most offending class's E_I from
+/// `batch_energies`, the hinge loss, backward, Adam), as `fit` runs them.
+struct Train {
+    model: MultiClass,
+    loss: Hinge,
+    optimizer: nn::Optimizer,
+    batches: Vec<(Tensor, Tensor)>,
+    next: usize,
+}
+
+impl Train {
+    fn new(spec: &Spec, dir: &Path, device: Device) -> Result<Self> {
+        let Spec::Train {
+            batch,
+            in_dim,
+            hidden,
+            classes,
+            batches,
+            margin,
+            lr,
+            seed,
+        } = spec
+        else {
+            bail!("not a training spec")
+        };
+        tch::manual_seed(*seed);
+        let model = MultiClass::new(*in_dim, *classes, &mlp_config(hidden), device)?;
+        weights::save(model.var_store(), dir)?;
+        let optimizer = OptimizerConfig::Adam {
+            lr: *lr,
+            weight_decay: 0.0,
+        }
+        .build(model.var_store())?;
+        tch::manual_seed(seed + 1);
+        let batches = (0..*batches)
+            .map(|_| {
+                let x = Tensor::randn([*batch, *in_dim], (Kind::Float, device));
+                let y = Tensor::randint(*classes, [*batch], (Kind::Int64, device));
+                (x, y)
+            })
+            .collect();
+        Ok(Train {
+            model,
+            loss: Hinge::new(*margin)?,
+            optimizer,
+            batches,
+            next: 0,
+        })
+    }
+}
+
+impl Workload for Train {
+    fn iterate(&mut self) -> Result<Tensor> {
+        let (x, y) = &self.batches[self.next];
+        self.next = (self.next + 1) % self.batches.len();
+        Ok(train_step(
+            &self.model,
+            &self.loss,
+            &mut self.optimizer,
+            x,
+            y,
+        )?)
+    }
+}
+
+/// Implicit-regression inference by gradient descent: `predict`, which runs `ebm-core`'s
+/// `GradientDescent` with restarts over the box and returns the best y and the set of minima.
+struct Descent {
+    model: ImplicitRegression,
+    x: Tensor,
+    seed: i64,
+}
+
+impl Descent {
+    fn new(spec: &Spec, dir: &Path, device: Device) -> Result<Self> {
+        let Spec::Descent {
+            batch,
+            restarts,
+            steps,
+            hidden,
+            embed,
+            step_size,
+            momentum,
+            lo,
+            hi,
+            seed,
+        } = spec
+        else {
+            bail!("not a descent spec")
+        };
+        let search = GradientDescent {
+            step_size: *step_size,
+            momentum: *momentum,
+            steps: usize::try_from(*steps)?,
+            tolerance: 0.0,
+            restarts: usize::try_from(*restarts)?,
+            backtracking: false,
+            ..GradientDescent::default()
+        };
+        let range = YRange {
+            lo: *lo,
+            hi: *hi,
+            ..YRange::default()
+        };
+        tch::manual_seed(*seed);
+        let g = mlp_config(hidden);
+        let model = ImplicitRegression::new(1, 1, *embed, &g, &g, &range, search, device)?;
+        weights::save(model.var_store(), dir)?;
+        tch::manual_seed(seed + 1);
+        let x = Tensor::rand([*batch, 1], (Kind::Float, device)) * (hi - lo) + *lo;
+        Ok(Descent {
+            model,
+            x,
+            seed: *seed,
+        })
+    }
+}
+
+impl Workload for Descent {
+    fn iterate(&mut self) -> Result<Tensor> {
+        tch::manual_seed(self.seed + 2);
+        let Prediction::Continuous { minima, .. } = self.model.predict(&self.x)? else {
+            bail!("implicit regression predicts continuous answers")
+        };
+        // The best energy of every row (the minima are sorted by energy).
+        let total: f64 = minima
+            .iter()
+            .map(|row| row.first().map_or(f64::NAN, |m| m.energy))
+            .sum();
+        Ok(Tensor::from(total))
+    }
+}
+
+/// Langevin sampling of an unconditional energy MLP on R², with the network's parameters
+/// frozen for the run.
+struct Sampling {
+    vs: nn::VarStore,
+    net: Mlp,
+    langevin: Langevin,
+    chains: i64,
+    device: Device,
+    seed: i64,
+}
+
+impl Sampling {
+    fn new(spec: &Spec, dir: &Path, device: Device) -> Result<Self> {
+        let Spec::Langevin {
+            chains,
+            steps,
+            hidden,
+            epsilon,
+            seed,
+        } = spec
+        else {
+            bail!("not a Langevin spec")
+        };
+        tch::manual_seed(*seed);
+        let vs = nn::VarStore::new(device);
+        let net = Mlp::new(&(vs.root() / "e"), 2, 1, &mlp_config(hidden))?;
+        weights::save(&vs, dir)?;
+        let langevin = Langevin {
+            step: LangevinStep::Exact {
+                epsilon: *epsilon,
+                beta: 1.0,
+            },
+            steps: usize::try_from(*steps)?,
+            clamp: None,
+            grad_clip: None,
+        };
+        langevin.validate()?;
+        Ok(Sampling {
+            vs,
+            net,
+            langevin,
+            chains: *chains,
+            device,
+            seed: *seed,
+        })
+    }
+}
+
+impl Workload for Sampling {
+    fn iterate(&mut self) -> Result<Tensor> {
+        tch::manual_seed(self.seed + 2);
+        let y0 = Tensor::randn([self.chains, 2], (Kind::Float, self.device));
+        let x = Tensor::zeros([self.chains, 0], (Kind::Float, self.device));
+        let net = &self.net;
+        let energy = FnEnergy::new(|_x: &Tensor, y: &Tensor| net.forward(y).squeeze_dim(1));
+        let y = with_frozen_parameters(&self.vs, || self.langevin.sample(&energy, &x, &y0))?;
+        Ok(y.sum(Kind::Double))
+    }
+}
+
+/// NT-Xent forward and backward with respect to both views.
+struct Contrastive {
+    loss: NtXent,
+    z1: Tensor,
+    z2: Tensor,
+}
+
+impl Contrastive {
+    fn new(spec: &Spec, device: Device) -> Result<Self> {
+        let Spec::NtXent {
+            n,
+            dim,
+            temperature,
+            seed,
+        } = spec
+        else {
+            bail!("not an NT-Xent spec")
+        };
+        tch::manual_seed(*seed);
+        let z1 = Tensor::randn([*n, *dim], (Kind::Float, device)).set_requires_grad(true);
+        let z2 = Tensor::randn([*n, *dim], (Kind::Float, device)).set_requires_grad(true);
+        let loss = NtXentConfig {
+            temperature: *temperature,
+            ..NtXentConfig::default()
+        }
+        .check()?;
+        Ok(Contrastive { loss, z1, z2 })
+    }
+
+    /// The loss and its gradients with respect to both views.
+    fn forward_backward(&self) -> Result<(Tensor, Vec<Tensor>)> {
+        let value = self.loss.loss(&self.z1, &self.z2)?;
+        let grads = Tensor::f_run_backward(&[&value], &[&self.z1, &self.z2], false, false)?;
+        Ok((value, grads))
+    }
+}
+
+impl Workload for Contrastive {
+    fn iterate(&mut self) -> Result<Tensor> {
+        let (value, _) = self.forward_backward()?;
+        Ok(value)
+    }
+}
+
+/// Peak memory of one NT-Xent forward and backward pass, in this (fresh) process.
+pub fn ntxent_memory(spec: &Spec, device: Device) -> Result<crate::spec::Memory> {
+    let case = Contrastive::new(spec, device)?;
+    let Some((_, before_kib)) = crate::spec::memory_kib() else {
+        bail!("/proc/self/status is not readable: peak memory needs Linux")
+    };
+    let (value, _) = case.forward_backward()?;
+    let check = f64::try_from(&value)?;
+    let Some((peak_kib, _)) = crate::spec::memory_kib() else {
+        bail!("/proc/self/status is not readable")
+    };
+    Ok(crate::spec::Memory {
+        before_kib,
+        peak_kib,
+        check,
+    })
+}
+
+/// Exhaustive inference over every class of a multi-class energy MLP.
+struct Exhaustive {
+    model: MultiClass,
+    space: FiniteSpace,
+    x: Tensor,
+}
+
+impl Exhaustive {
+    fn new(spec: &Spec, dir: &Path, device: Device) -> Result<Self> {
+        let Spec::Exhaustive {
+            batch,
+            in_dim,
+            hidden,
+            classes,
+            seed,
+        } = spec
+        else {
+            bail!("not an exhaustive spec")
+        };
+        tch::manual_seed(*seed);
+        let model = MultiClass::new(*in_dim, *classes, &mlp_config(hidden), device)?;
+        weights::save(model.var_store(), dir)?;
+        tch::manual_seed(seed + 1);
+        let x = Tensor::randn([*batch, *in_dim], (Kind::Float, device));
+        Ok(Exhaustive {
+            model,
+            space: FiniteSpace::Classes(*classes),
+            x,
+        })
+    }
+}
+
+impl Workload for Exhaustive {
+    fn iterate(&mut self) -> Result<Tensor> {
+        let found = exhaustive_argmin(&self.model, &self.x, &self.space)?;
+        Ok(found.energy.sum(Kind::Double))
+    }
+}

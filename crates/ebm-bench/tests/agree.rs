@@ -1,0 +1,148 @@
+//! Each workload's Rust and Python versions compute the same thing, at a tiny size.
+//!
+//! The Rust side runs in this process; the Python side is `bench/torch_bench.py worker`
+//! started with `$EBM_PYTHON` (which `cargo xtask test` sets). Without it, the comparison is
+//! skipped and only the Rust side's own checks run. Nothing here is timed.
+
+use ebm_bench::runner::{self, Options};
+use ebm_bench::spec::Spec;
+use ebm_bench::workloads;
+use std::path::PathBuf;
+
+/// Every workload at a tiny size.
+fn tiny_specs() -> Vec<Spec> {
+    vec![
+        Spec::Train {
+            batch: 8,
+            in_dim: 6,
+            hidden: vec![5, 7],
+            classes: 4,
+            batches: 2,
+            margin: 1.0,
+            lr: 1e-2,
+            seed: 11,
+        },
+        Spec::Descent {
+            batch: 4,
+            restarts: 3,
+            steps: 12,
+            hidden: vec![8],
+            embed: 3,
+            step_size: 0.05,
+            momentum: 0.5,
+            lo: -2.0,
+            hi: 2.0,
+            seed: 12,
+        },
+        Spec::Descent {
+            batch: 5,
+            restarts: 1,
+            steps: 7,
+            hidden: vec![6, 6],
+            embed: 2,
+            step_size: 0.1,
+            momentum: 0.0,
+            lo: -1.0,
+            hi: 1.5,
+            seed: 13,
+        },
+        Spec::Langevin {
+            chains: 5,
+            steps: 10,
+            hidden: vec![8, 4],
+            epsilon: 1e-2,
+            seed: 14,
+        },
+        Spec::NtXent {
+            n: 6,
+            dim: 4,
+            temperature: 0.5,
+            seed: 15,
+        },
+        Spec::Exhaustive {
+            batch: 7,
+            in_dim: 5,
+            hidden: vec![6],
+            classes: 9,
+            seed: 16,
+        },
+    ]
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("ebm-bench-test-{name}-{}", std::process::id()))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-4 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn rust_workloads_are_finite_and_seeded_ones_repeat() {
+    tch::set_num_threads(1);
+    let dir = temp_dir("rust");
+    for spec in tiny_specs() {
+        let mut case = workloads::setup(&spec, &dir, tch::Device::Cpu).expect("setup");
+        let first = case.run(1).expect("run");
+        let second = case.run(2).expect("run");
+        assert!(
+            first.check.is_finite() && second.check.is_finite(),
+            "{spec:?}"
+        );
+        if matches!(spec, Spec::Train { .. }) {
+            // Training moves the weights: the loss of later steps differs.
+            assert_ne!(first.check, second.check, "{spec:?}");
+        } else {
+            // Every iteration is seeded (or has fixed inputs): it repeats exactly.
+            assert_eq!(first.check, second.check, "{spec:?}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rust_and_python_compute_the_same_results() {
+    let Some(python) = std::env::var_os("EBM_PYTHON").filter(|p| !p.is_empty()) else {
+        eprintln!("EBM_PYTHON is not set: skipping the comparison with PyTorch");
+        return;
+    };
+    tch::set_num_threads(1);
+    let options = Options::new(PathBuf::from(python));
+    let mut py = runner::python_worker(&options, 1).expect("python worker");
+    let info = py.info().expect("info");
+    assert_eq!(info.threads, 1);
+    let rust_libtorch = ebm_bench::spec::loaded_libtorch();
+    assert_eq!(
+        info.libtorch, rust_libtorch,
+        "both languages must map the same libtorch"
+    );
+    for (i, spec) in tiny_specs().into_iter().enumerate() {
+        let dir = temp_dir(&format!("cmp{i}"));
+        let mut rust = workloads::setup(&spec, &dir, tch::Device::Cpu).expect("rust setup");
+        py.setup(&spec, &dir, "cpu").expect("python setup");
+        // Two blocks: the second continues from the first (training keeps its Adam state).
+        for iters in [1, 3] {
+            let r = rust.run(iters).expect("rust run");
+            let p = py.run(iters).expect("python run");
+            assert!(
+                close(r.check, p.check),
+                "{spec:?}, block of {iters}: rust {} vs python {}",
+                r.check,
+                p.check
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_bad_request_is_an_error_not_a_hang() {
+    let Some(python) = std::env::var_os("EBM_PYTHON").filter(|p| !p.is_empty()) else {
+        eprintln!("EBM_PYTHON is not set: skipping");
+        return;
+    };
+    let options = Options::new(PathBuf::from(python));
+    let mut py = runner::python_worker(&options, 1).expect("python worker");
+    let err = py.run(1).expect_err("run before setup");
+    assert!(err.to_string().contains("python worker failed"), "{err}");
+}
