@@ -12,26 +12,11 @@
 //! embeddings; of the energy over noise points) whose fall to ~0 means collapse.
 
 use crate::config::{DensityModel, MethodLoss, SiameseModel, TrainSection, ViewsConfig};
-use ebm_arch::{EpochRecord, History, Mlp, OptimizerConfig};
+use ebm_arch::{EpochRecord, History, Mlp};
 use ebm_contrastive::{normalize, ContrastiveDivergence, Distance, ReplayBuffer};
 use ebm_core::{EbmError, Energy, Langevin, Result};
-use tch::nn::{self, Module, OptimizerConfig as _};
+use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
-
-/// The optimizer a config describes (as `ebm-arch`'s trainer builds it).
-pub(crate) fn optimizer(config: &OptimizerConfig, vs: &nn::VarStore) -> Result<nn::Optimizer> {
-    config.validate()?;
-    Ok(match *config {
-        OptimizerConfig::Adam { lr, weight_decay } => {
-            nn::adam(0.9, 0.999, weight_decay).build(vs, lr)?
-        }
-        OptimizerConfig::Sgd {
-            lr,
-            momentum,
-            weight_decay,
-        } => nn::sgd(momentum, 0.0, weight_decay, false).build(vs, lr)?,
-    })
-}
 
 fn scalar(t: &Tensor) -> Result<f64> {
     Ok(f64::try_from(t.f_to_kind(Kind::Double)?)?)
@@ -187,7 +172,7 @@ impl Siamese {
             });
         }
         tch::manual_seed(seed as i64);
-        let mut opt = optimizer(&train.optimizer, &self.vs)?;
+        let mut opt = train.optimizer.build(&self.vs)?;
         let probe_x = x.narrow(0, 0, (train.probe_size as i64).min(n).max(2));
         let (_, initial_spread_std, _) = self.probe(&probe_x)?;
         let mut history = History {
@@ -383,7 +368,7 @@ impl DensityNet {
             });
         }
         tch::manual_seed(seed as i64);
-        let mut opt = optimizer(&train.optimizer, &self.vs)?;
+        let mut opt = train.optimizer.build(&self.vs)?;
         let mut buffer = ReplayBuffer::new(
             &self.config.replay,
             self.config.langevin.clone(),
