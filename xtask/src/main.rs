@@ -5,10 +5,12 @@
 //! Commands:
 //! - `setup`: find or install libtorch and say where it is.
 //! - `env`: print shell exports so that plain `cargo build/test/run` work afterwards.
-//! - `test [ARGS]`: every test in the workspace (unit, integration, doc, property tests).
+//! - `test [ARGS]`: every test in the workspace (unit, integration, doc, property tests),
+//!   `cargo test --workspace ARGS`, then the PyTorch agreement tests of `ebm-bench`, which a
+//!   plain `cargo test` ignores because they need a Python with torch (`EBM_PYTHON`).
 //! - `demo`: the main job on built-in data (the experiment suite).
 //! - `run CONFIG [--set key=value ...]`: one experiment from a TOML config.
-//! - `bench [ARGS]`: the Rust-versus-PyTorch benchmarks.
+//! - `bench [ARGS]`: the agreement tests, then the Rust-versus-PyTorch benchmarks.
 //! - `cargo [ARGS]`: any cargo command with libtorch set up.
 
 use std::env;
@@ -42,10 +44,11 @@ fn usage() -> &'static str {
      commands:\n  \
        setup                        find or install libtorch {TORCH_VERSION}\n  \
        env                          print shell exports for plain cargo (eval \"$(cargo xtask env)\")\n  \
-       test [CARGO TEST ARGS]       run every test in the workspace\n  \
+       test [CARGO TEST ARGS]       run every test in the workspace, then the PyTorch agreement tests\n  \
        demo [--quick]               run the experiment suite of configs/ (ebm-lab demo)\n  \
        run CONFIG [--set k=v ...]   run one experiment from a TOML config\n  \
-       bench [ARGS]                 Rust vs PyTorch benchmarks (writes bench/results.md)\n  \
+       bench [ARGS]                 agreement tests, then Rust vs PyTorch benchmarks (writes bench/results.md;\n                                \
+     cargo xtask bench --help lists ARGS)\n  \
        cargo ARGS                   any cargo command with libtorch set up\n\
      environment:\n  \
        LIBTORCH                     use this libtorch {TORCH_VERSION} as it is (nothing is installed)\n  \
@@ -76,9 +79,22 @@ fn run(args: &[String]) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "test" => {
+            let torch = setup()?;
             let mut cargo_args = vec!["test".to_string(), "--workspace".to_string()];
             cargo_args.extend(rest.iter().cloned());
-            cargo(&setup()?, &cargo_args)
+            let code = cargo(&torch, &cargo_args)?;
+            if code != ExitCode::SUCCESS {
+                return Ok(code);
+            }
+            // The agreement tests with PyTorch are `#[ignore]`d in a plain `cargo test` (they
+            // need a Python with torch): run them now, with that Python.
+            match agreement_python(&torch) {
+                Some(python) => agreement_tests(&torch, &python, false),
+                None => {
+                    eprintln!("{NO_AGREEMENT}");
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
         "demo" => {
             let mut cargo_args = release_run("ebm-lab");
@@ -97,6 +113,17 @@ fn run(args: &[String]) -> Result<ExitCode> {
         }
         "bench" => {
             let torch = setup()?;
+            let help = rest.iter().any(|a| a == "-h" || a == "--help");
+            // Timing two programs is only worth it if they compute the same thing: the
+            // agreement tests run first (in release mode, sharing the benchmark's build).
+            let python = bench_python(rest).or_else(|| agreement_python(&torch));
+            if let (false, Some(python)) = (help, python) {
+                let code = agreement_tests(&torch, &python, true)?;
+                if code != ExitCode::SUCCESS {
+                    eprintln!("xtask: the agreement tests failed: not timing anything");
+                    return Ok(code);
+                }
+            }
             let mut cargo_args = release_run("ebm-bench");
             cargo_args.extend(rest.iter().cloned());
             cargo(&torch, &cargo_args)
@@ -111,6 +138,60 @@ fn run(args: &[String]) -> Result<ExitCode> {
             usage().replace("{TORCH_VERSION}", TORCH_VERSION)
         )),
     }
+}
+
+/// Printed by `cargo xtask test` when the agreement tests cannot run.
+const NO_AGREEMENT: &str = "xtask: the PyTorch agreement tests (cargo test -p ebm-bench --test agree -- --ignored) \
+     were not run: LIBTORCH is set and EBM_PYTHON is not (set it to a Python whose torch uses that libtorch)";
+
+/// The Python with torch the agreement tests compare with: the managed environment's, else
+/// (with the user's `LIBTORCH`) the user's `EBM_PYTHON`, else none.
+fn agreement_python(torch: &Torch) -> Option<OsString> {
+    torch
+        .python
+        .clone()
+        .map(PathBuf::into_os_string)
+        .or_else(|| env::var_os("EBM_PYTHON").filter(|p| !p.is_empty()))
+}
+
+/// The value of `--python PATH` (or `--python=PATH`) among the bench's arguments.
+fn bench_python(args: &[String]) -> Option<OsString> {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--python" {
+            return args.next().map(OsString::from);
+        }
+        if let Some(value) = arg.strip_prefix("--python=") {
+            return Some(value.into());
+        }
+    }
+    None
+}
+
+/// `cargo test -p ebm-bench --test agree -- --ignored` (or `--include-ignored`, with the
+/// Rust-only checks too) with `EBM_PYTHON` set to `python`.
+fn agreement_args(release: bool) -> Vec<String> {
+    let mut args = vec!["test".to_string()];
+    if release {
+        args.push("--release".into());
+    }
+    let which = if release {
+        "--include-ignored"
+    } else {
+        "--ignored"
+    };
+    args.extend(["-p", "ebm-bench", "--test", "agree", "--", which].map(String::from));
+    args
+}
+
+fn agreement_tests(torch: &Torch, python: &OsString, release: bool) -> Result<ExitCode> {
+    let args = agreement_args(release);
+    eprintln!(
+        "xtask: the agreement tests with PyTorch: EBM_PYTHON={} cargo {}",
+        python.to_string_lossy(),
+        args.join(" ")
+    );
+    cargo_with(torch, &args, &[("EBM_PYTHON", python.clone())])
 }
 
 fn release_run(package: &str) -> Vec<String> {
@@ -175,12 +256,20 @@ fn shell_quote(value: &str) -> String {
 }
 
 fn cargo(torch: &Torch, args: &[String]) -> Result<ExitCode> {
+    cargo_with(torch, args, &[])
+}
+
+/// `cargo ARGS` with libtorch set up and `extra` variables on top.
+fn cargo_with(torch: &Torch, args: &[String], extra: &[(&str, OsString)]) -> Result<ExitCode> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.args(args).current_dir(workspace_root());
     // The variables torch-sys could use to pick another libtorch would fight with ours.
     command.env_remove("LIBTORCH_USE_PYTORCH");
     for (key, value) in torch.cargo_env() {
+        command.env(key, value);
+    }
+    for (key, value) in extra {
         command.env(key, value);
     }
     let status = command
@@ -431,6 +520,32 @@ mod tests {
         fs::write(dir.join("build-version"), "2.13.0+cpu\n").expect("write");
         check_libtorch_dir(&dir, "LIBTORCH").expect("right version");
         fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn the_bench_python_flag_is_found_in_both_spellings() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            bench_python(&args(&["--quick", "--python", "/p/python"])),
+            Some("/p/python".into())
+        );
+        assert_eq!(
+            bench_python(&args(&["--python=/p/python", "--quick"])),
+            Some("/p/python".into())
+        );
+        assert_eq!(bench_python(&args(&["--quick"])), None);
+    }
+
+    #[test]
+    fn the_agreement_tests_include_the_ignored_ones() {
+        assert_eq!(
+            agreement_args(false).join(" "),
+            "test -p ebm-bench --test agree -- --ignored"
+        );
+        assert_eq!(
+            agreement_args(true).join(" "),
+            "test --release -p ebm-bench --test agree -- --include-ignored"
+        );
     }
 
     #[test]

@@ -60,9 +60,8 @@ fn main() -> ebm_core::Result<()> {
             epochs: 100,
             batch_size: 20,
             probe_size: 64,
-            seed: 6,
         };
-        let history = fit(&model, loss.build()?.as_ref(), &x, &y, &config, |_| {})?;
+        let history = fit(&model, loss.build()?.as_ref(), &x, &y, &config, 6, |_| {})?;
         let test_x = Tensor::linspace(-0.9, 0.9, 19, cpu).view([19, 1]);
         let Prediction::Continuous { y: predicted, .. } = model.predict(&test_x)? else {
             unreachable!("implicit regression predicts a continuous y")

@@ -94,7 +94,7 @@ impl ContinuousAnswers {
             )?,
             _ => {
                 return Err(EbmError::Hyperparameter {
-                    name: "y_dim",
+                    name: "y_dim".into(),
                     reason: "must be 1 or 2 for a quadrature grid over y",
                     value: dim.to_string(),
                 })

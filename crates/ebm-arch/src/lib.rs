@@ -25,30 +25,46 @@
 //! let model = MultiClass::new(2, 2, &MlpConfig::default(), Device::Cpu).unwrap();
 //! let loss = LossConfig::Hinge { margin: 1.0 }.build().unwrap();
 //! let config = TrainConfig { epochs: 20, batch_size: 16, ..TrainConfig::default() };
-//! let history = fit(&model, loss.as_ref(), &x, &y, &config, |_| {}).unwrap();
+//! let history = fit(&model, loss.as_ref(), &x, &y, &config, 0, |_| {}).unwrap();
 //! assert_eq!(history.epochs.len(), 20);
 //! let Prediction::Finite { y: predicted, .. } = model.predict(&x).unwrap() else { unreachable!() };
 //! let accuracy = f64::try_from(predicted.eq_tensor(&y).to_kind(Kind::Double).mean(Kind::Double)).unwrap();
 //! assert!(accuracy > 0.95);
 //! ```
 //!
-//! What it does not do: data sets, configs files and reports (that is `ebm-lab`), and
-//! contrastive objectives (`ebm-contrastive`).
+//!
+//! Beside them, two architectures of the self-supervised and density methods:
+//! [`Siamese`] encoders (joint embeddings, trained with `ebm-contrastive`'s NT-Xent, VICReg or
+//! Barlow Twins) and [`DensityNet`] (an energy E(y) trained by contrastive divergence). All
+//! of them train through one loop, [`learner::train`]: a model supplies the loss of a batch
+//! and its probe ([`TrainStep`]); the loop owns seeding, batching, the optimiser, the
+//! finite-loss check, progress and the [`History`].
+//!
+//! What it does not do: data sets, config files and reports (that is `ebm-lab`), and the
+//! objectives themselves (`ebm-loss`, `ebm-contrastive`).
 
 pub mod architecture;
 pub mod checkpoint;
+pub mod config;
+pub mod density;
 pub mod latent;
+pub mod learner;
 pub mod mlp;
 pub mod models;
+pub mod siamese;
 pub mod trainer;
 
 pub use architecture::{
     with_frozen_parameters, Answers, Architecture, ContinuousAnswers, Prediction, YRange,
 };
 pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub use config::{ClassifierConfig, ImplicitRegressionConfig, LatentModelConfig, RegressionConfig};
+pub use density::{DensityConfig, DensityEnergy, DensityNet};
 pub use latent::{Coupling, LatentModel, LatentRegressionEnergy};
+pub use learner::{train, Probe, TrainStep};
 pub use mlp::{Activation, Mlp, MlpConfig};
 pub use models::{Binary, ImplicitRegression, MultiClass, Regression};
+pub use siamese::{Siamese, SiameseConfig, SiameseScores, ViewsConfig};
 pub use trainer::{
     batch_energies, fit, train_step, BatchEnergies, EpochRecord, History, OptimizerConfig,
     TrainConfig,

@@ -59,7 +59,7 @@ impl MlpConfig {
     pub fn validate(&self) -> Result<()> {
         if let Some(w) = self.hidden.iter().find(|&&w| w < 1) {
             return Err(EbmError::Hyperparameter {
-                name: "hidden",
+                name: "hidden".into(),
                 reason: "layer widths must be >= 1",
                 value: w.to_string(),
             });
@@ -85,7 +85,7 @@ impl Mlp {
         for (name, v) in [("input width", in_dim), ("output width", out_dim)] {
             if v < 1 {
                 return Err(EbmError::Hyperparameter {
-                    name,
+                    name: name.into(),
                     reason: "must be >= 1",
                     value: v.to_string(),
                 });

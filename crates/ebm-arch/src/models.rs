@@ -342,7 +342,7 @@ impl MultiClass {
     pub fn new(x_dim: i64, classes: i64, g: &MlpConfig, device: Device) -> Result<Self> {
         if classes < 2 {
             return Err(EbmError::Hyperparameter {
-                name: "classes",
+                name: "classes".into(),
                 reason: "must be >= 2",
                 value: classes.to_string(),
             });

@@ -1,6 +1,8 @@
-//! One trainer for any architecture with any loss.
+//! Training settings, the per-epoch history, and the supervised training of any
+//! architecture with any loss (through the one loop of [`crate::learner`]).
 
 use crate::architecture::{Answers, Architecture};
+use crate::learner::{train, Probe, TrainStep};
 use ebm_core::error::{check_count, check_non_negative, check_positive};
 use ebm_core::{EbmError, Result};
 use ebm_loss::{
@@ -61,7 +63,7 @@ impl OptimizerConfig {
                 check_non_negative("weight_decay", weight_decay)?;
                 if !(0.0..1.0).contains(&momentum) {
                     return Err(EbmError::Hyperparameter {
-                        name: "momentum",
+                        name: "momentum".into(),
                         reason: "must be in [0, 1)",
                         value: momentum.to_string(),
                     });
@@ -97,9 +99,6 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Passes over the data, ≥ 1.
     pub epochs: usize,
-    /// Seed of libtorch's generator (initialisation order is the caller's; shuffling and
-    /// searches are seeded here).
-    pub seed: u64,
     /// Rows (the first ones) on which the per-epoch energy gap and spread are measured.
     pub probe_size: usize,
 }
@@ -110,16 +109,17 @@ impl Default for TrainConfig {
             optimizer: OptimizerConfig::default(),
             batch_size: 64,
             epochs: 50,
-            seed: 0,
             probe_size: 64,
         }
     }
 }
 
 impl TrainConfig {
-    /// Checks every setting.
+    /// Checks every setting; errors name the key (`batch_size`, `optimizer.lr`).
     pub fn validate(&self) -> Result<()> {
-        self.optimizer.validate()?;
+        self.optimizer
+            .validate()
+            .map_err(|e| e.within("optimizer"))?;
         check_count("batch_size", self.batch_size)?;
         check_count("epochs", self.epochs)?;
         check_count("probe_size", self.probe_size)?;
@@ -314,6 +314,18 @@ fn probe<A: Architecture + ?Sized>(model: &A, x: &Tensor, y: &Tensor) -> Result<
     ))
 }
 
+/// The mean loss of a batch, differentiable in W, with the energies `loss` needs.
+fn batch_loss<A: Architecture + ?Sized>(
+    model: &A,
+    loss: &dyn Loss,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<Tensor> {
+    let needs = loss.needs();
+    let energies = batch_energies(model, x, y, needs.incorrect, needs.all, true)?;
+    loss.loss(&energies.input(), Reduction::Mean)
+}
+
 /// One optimisation step on a batch: the energies `loss` needs (E_C and, as it asks, the
 /// most offending E_I and the energies over all of Y; see [`batch_energies`]), the mean
 /// loss, backward, and `optimizer`'s step. Returns the loss, detached.
@@ -327,79 +339,100 @@ pub fn train_step<A: Architecture + ?Sized>(
     x: &Tensor,
     y: &Tensor,
 ) -> Result<Tensor> {
-    let needs = loss.needs();
-    let energies = batch_energies(model, x, y, needs.incorrect, needs.all, true)?;
-    let value = loss.loss(&energies.input(), Reduction::Mean)?;
+    let value = batch_loss(model, loss, x, y)?;
     optimizer.zero_grad();
     value.f_backward()?;
     optimizer.step();
     Ok(value.f_detach()?)
 }
 
-/// Trains `model` with `loss` on `(x, y)`, calling `on_epoch` after every epoch.
+/// Trains `model` with `loss` on `(x, y)`, calling `on_epoch` after every epoch; `seed`
+/// seeds libtorch's generator (the shuffling and the searches; initialisation is the
+/// caller's, before this call).
 ///
 /// The loss decides what is computed per batch: E_I through the most offending answer when
 /// it needs it, the energies over all of Y (candidates, or the quadrature grid with its log
-/// volume) when it needs them.
+/// volume) when it needs them. The loop is [`crate::learner::train`].
 pub fn fit<A: Architecture + ?Sized>(
     model: &A,
     loss: &dyn Loss,
     x: &Tensor,
     y: &Tensor,
     config: &TrainConfig,
-    mut on_epoch: impl FnMut(&EpochRecord),
+    seed: u64,
+    on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<History> {
     config.validate()?;
-    model.check_inputs(x, Some(y))?;
-    let device = model.var_store().device();
-    let x = x.to_device(device);
-    let y = y.to_device(device);
-    let n = x.size()[0];
-    if n == 0 {
-        return Err(EbmError::Shape {
-            what: "training data".into(),
-            expected: "at least one row".into(),
-            got: x.size(),
-        });
-    }
-    tch::manual_seed(config.seed as i64);
-    let mut optimizer = config.optimizer.build(model.var_store())?;
-    let probe_n = (config.probe_size as i64).min(n);
-    let (probe_x, probe_y) = (x.narrow(0, 0, probe_n), y.narrow(0, 0, probe_n));
-    let (_, initial_spread_std, _) = probe(model, &probe_x, &probe_y)?;
-    let mut history = History {
-        epochs: Vec::with_capacity(config.epochs),
-        initial_spread_std,
-    };
-    let batch = config.batch_size as i64;
-    for epoch in 1..=config.epochs {
-        let order = Tensor::randperm(n, (Kind::Int64, device));
-        let mut total = Tensor::zeros([], (Kind::Double, device));
-        let mut batches = 0;
-        for start in (0..n).step_by(batch as usize) {
-            let idx = order.narrow(0, start, batch.min(n - start));
-            let (xb, yb) = (x.index_select(0, &idx), y.index_select(0, &idx));
-            let value = train_step(model, loss, &mut optimizer, &xb, &yb)?;
-            total += value.to_kind(Kind::Double);
-            batches += 1;
-        }
-        let mean_loss = f64::try_from(total)? / batches as f64;
-        if !mean_loss.is_finite() {
-            return Err(EbmError::NonFinite {
-                what: format!("the training loss at epoch {epoch}"),
-                kind: "NaN or infinite values",
+    let mut step = Supervised::new(model, loss, x, y, config.probe_size)?;
+    train(&mut step, config, seed, on_epoch)
+}
+
+/// An architecture, a loss and its data, as a [`TrainStep`].
+struct Supervised<'a, A: ?Sized> {
+    model: &'a A,
+    loss: &'a dyn Loss,
+    x: Tensor,
+    y: Tensor,
+    probe_x: Tensor,
+    probe_y: Tensor,
+}
+
+impl<'a, A: Architecture + ?Sized> Supervised<'a, A> {
+    fn new(
+        model: &'a A,
+        loss: &'a dyn Loss,
+        x: &Tensor,
+        y: &Tensor,
+        probe_size: usize,
+    ) -> Result<Self> {
+        model.check_inputs(x, Some(y))?;
+        let device = model.var_store().device();
+        let x = x.f_to_device(device)?;
+        let y = y.f_to_device(device)?;
+        let n = x.size()[0];
+        if n == 0 {
+            return Err(EbmError::Shape {
+                what: "training data".into(),
+                expected: "at least one row".into(),
+                got: x.size(),
             });
         }
-        let (gap, spread_std, spread_range) = probe(model, &probe_x, &probe_y)?;
-        let record = EpochRecord {
-            epoch,
-            loss: mean_loss,
+        let probe_n = (probe_size as i64).min(n);
+        let (probe_x, probe_y) = (x.f_narrow(0, 0, probe_n)?, y.f_narrow(0, 0, probe_n)?);
+        Ok(Supervised {
+            model,
+            loss,
+            x,
+            y,
+            probe_x,
+            probe_y,
+        })
+    }
+}
+
+impl<A: Architecture + ?Sized> TrainStep for Supervised<'_, A> {
+    fn var_store(&self) -> &nn::VarStore {
+        self.model.var_store()
+    }
+
+    fn rows(&self) -> i64 {
+        self.x.size()[0]
+    }
+
+    fn batch_loss(&mut self, indices: &Tensor) -> Result<Tensor> {
+        let (xb, yb) = (
+            self.x.f_index_select(0, indices)?,
+            self.y.f_index_select(0, indices)?,
+        );
+        batch_loss(self.model, self.loss, &xb, &yb)
+    }
+
+    fn probe(&self) -> Result<Probe> {
+        let (gap, spread_std, spread_range) = probe(self.model, &self.probe_x, &self.probe_y)?;
+        Ok(Probe {
             gap,
             spread_std,
             spread_range,
-        };
-        on_epoch(&record);
-        history.epochs.push(record);
+        })
     }
-    Ok(history)
 }

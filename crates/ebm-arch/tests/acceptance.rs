@@ -53,6 +53,7 @@ fn regression_fits_a_sine_and_descent_agrees_with_the_closed_form() {
         &x,
         &y,
         &config,
+        0,
         |_| {},
     )
     .expect("fit");
@@ -105,10 +106,9 @@ fn implicit_regression_finds_both_branches_where_explicit_regression_averages() 
         epochs: 150,
         batch_size: 50,
         probe_size: 16,
-        ..TrainConfig::default()
     };
     let nll = LossConfig::Nll { beta: 1.0 }.build().expect("loss");
-    fit(&implicit, nll.as_ref(), &x, &y, &config, |_| {}).expect("fit implicit");
+    fit(&implicit, nll.as_ref(), &x, &y, &config, 0, |_| {}).expect("fit implicit");
 
     let explicit = Regression::new(
         1,
@@ -125,6 +125,7 @@ fn implicit_regression_finds_both_branches_where_explicit_regression_averages() 
         &x,
         &y,
         &config,
+        0,
         |_| {},
     )
     .expect("fit explicit");
@@ -192,6 +193,7 @@ fn binary_classifies_two_moons(#[case] loss: LossConfig) {
         &x,
         &y,
         &config,
+        0,
         |_| {},
     )
     .expect("fit");
@@ -239,6 +241,7 @@ fn multi_class_separates_blobs_and_spirals_with_every_good_loss() {
                 &x,
                 &y,
                 &config,
+                0,
                 |_| {},
             )
             .expect("fit");
@@ -261,7 +264,7 @@ fn bad_inputs_get_specific_errors() {
     };
     let x = Tensor::zeros([4, 3], CPU);
     let labels = Tensor::from_slice(&[0i64, 1, 2, 0]);
-    let err = fit(&multi, loss.as_ref(), &x, &labels, &config, |_| {}).expect_err("x too wide");
+    let err = fit(&multi, loss.as_ref(), &x, &labels, &config, 0, |_| {}).expect_err("x too wide");
     assert!(matches!(err, EbmError::Shape { .. }), "{err}");
     let x = Tensor::zeros([4, 2], CPU);
     let err = fit(
@@ -270,6 +273,7 @@ fn bad_inputs_get_specific_errors() {
         &x,
         &Tensor::from_slice(&[0i64, 1, 3, 0]),
         &config,
+        0,
         |_| {},
     )
     .expect_err("label 3");
@@ -289,6 +293,7 @@ fn bad_inputs_get_specific_errors() {
         &x,
         &Tensor::from_slice(&[1.0f32, -1.0, 0.0, 1.0]),
         &config,
+        0,
         |_| {},
     )
     .expect_err("label 0");
@@ -312,6 +317,7 @@ fn bad_inputs_get_specific_errors() {
         &x,
         &Tensor::zeros([4, 2], CPU),
         &config,
+        0,
         |_| {},
     )
     .expect_err("y too wide");
@@ -322,6 +328,7 @@ fn bad_inputs_get_specific_errors() {
         &x,
         &Tensor::zeros([3, 1], CPU),
         &config,
+        0,
         |_| {},
     )
     .expect_err("batch");
@@ -336,11 +343,12 @@ fn bad_inputs_get_specific_errors() {
         &x,
         &Tensor::zeros([4, 1], CPU),
         &bad_lr,
+        0,
         |_| {},
     )
     .expect_err("lr");
     assert!(
-        matches!(err, EbmError::Hyperparameter { name: "lr", .. }),
+        matches!(&err, EbmError::Hyperparameter { name, .. } if name == "optimizer.lr"),
         "{err}"
     );
 }

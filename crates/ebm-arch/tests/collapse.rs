@@ -74,7 +74,6 @@ fn train(
         epochs,
         batch_size: 20,
         probe_size: 64,
-        seed: 6,
     };
     let history = fit(
         &m,
@@ -82,6 +81,7 @@ fn train(
         &x,
         &y,
         &config,
+        6,
         |_| {},
     )
     .expect("fit");

@@ -64,7 +64,6 @@ fn config(epochs: usize) -> TrainConfig {
         epochs,
         batch_size: 50,
         probe_size: 32,
-        seed: 4,
     }
 }
 
@@ -81,6 +80,7 @@ fn a_hidden_sign_gives_a_prediction_set_covering_both_modes() {
         &x,
         &y,
         &config(80),
+        4,
         |_| {},
     )
     .expect("fit");
@@ -124,8 +124,8 @@ fn an_unpenalised_continuous_z_as_wide_as_y_makes_the_energy_flat() {
         },
     });
     let loss = LossConfig::Energy {}.build().expect("loss");
-    let finite_history = fit(&finite, loss.as_ref(), &x, &y, &config(20), |_| {}).expect("fit");
-    let free_history = fit(&free, loss.as_ref(), &x, &y, &config(20), |_| {}).expect("fit");
+    let finite_history = fit(&finite, loss.as_ref(), &x, &y, &config(20), 4, |_| {}).expect("fit");
+    let free_history = fit(&free, loss.as_ref(), &x, &y, &config(20), 4, |_| {}).expect("fit");
     let finite_spread = finite_history.last().expect("epochs").spread_std;
     let free_spread = free_history.last().expect("epochs").spread_std;
     eprintln!(

@@ -23,13 +23,97 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 //!
+//! The modules, from the bottom up, each using only modules above it in this list (a test
+//! keeps it so): [`spec`] (what a case is, and the workers' messages), [`weights`],
+//! [`workloads`] (the Rust side of every case), [`worker`] (the worker processes and their
+//! protocol), [`load`] (how busy the machine is), [`results`] (what a run measured),
+//! [`runner`] (runs the cases on both workers) and [`report`] (the tables).
+//!
 //! What it does not do: it is never part of the tests' timing (the tests only check that
 //! both languages compute the same thing), and it keeps no history of past runs.
 
 pub mod load;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod spec;
 pub mod weights;
 pub mod worker;
 pub mod workloads;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The modules from the bottom up: each may use only those before it.
+    const LAYERS: &[&str] = &[
+        "spec",
+        "weights",
+        "workloads",
+        "worker",
+        "load",
+        "results",
+        "runner",
+        "report",
+    ];
+
+    /// The modules a source file names through `crate::` paths (`crate::a::b`,
+    /// `crate::{a, b::c}`).
+    fn crate_modules(text: &str) -> Vec<String> {
+        let ident = |s: &str| -> String {
+            s.trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect()
+        };
+        let mut found = Vec::new();
+        for (at, _) in text.match_indices("crate::") {
+            let rest = &text[at + "crate::".len()..];
+            match rest.strip_prefix('{') {
+                Some(group) => {
+                    let group = &group[..group.find('}').unwrap_or(group.len())];
+                    found.extend(group.split(',').map(ident));
+                }
+                None => found.push(ident(rest)),
+            }
+        }
+        found.retain(|m| !m.is_empty());
+        found
+    }
+
+    #[test]
+    fn modules_use_only_the_ones_below_them() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files: Vec<String> = std::fs::read_dir(&src)
+            .expect("src/")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| name.strip_suffix(".rs").map(str::to_string))
+            .filter(|name| name != "lib" && name != "main")
+            .collect();
+        files.sort();
+        let mut layers: Vec<String> = LAYERS.iter().map(|s| s.to_string()).collect();
+        layers.sort();
+        assert_eq!(
+            files, layers,
+            "every module of src/ has its place in LAYERS"
+        );
+        for (i, module) in LAYERS.iter().enumerate() {
+            let text = std::fs::read_to_string(src.join(format!("{module}.rs"))).expect("read");
+            for used in crate_modules(&text) {
+                let j = LAYERS.iter().position(|m| *m == used);
+                assert!(
+                    j.is_some_and(|j| j < i),
+                    "`{module}` uses `crate::{used}`, which is not below it in LAYERS"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn crate_paths_are_found_in_groups_too() {
+        assert_eq!(
+            crate_modules("use crate::{a::X, b};\nlet x = crate::c::f();"),
+            ["a", "b", "c"]
+        );
+    }
+}

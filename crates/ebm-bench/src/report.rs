@@ -1,21 +1,9 @@
 //! The results table (terminal and Markdown) and the description of the machine it ran on.
 
-use crate::runner::{Measured, MemoryMeasured, Options, Results, HEAP_TUNABLES};
+use crate::results::{checks_agree, duration, Measured, MemoryMeasured, Results};
+use crate::runner::{Options, HEAP_TUNABLES};
 use std::fmt::Write as _;
 use std::process::Command;
-
-/// Seconds as µs, ms or s with three significant digits.
-pub fn duration(seconds: f64) -> String {
-    if !seconds.is_finite() {
-        "—".into()
-    } else if seconds < 1e-3 {
-        format!("{:.1} µs", seconds * 1e6)
-    } else if seconds < 1.0 {
-        format!("{:.2} ms", seconds * 1e3)
-    } else {
-        format!("{seconds:.2} s")
-    }
-}
 
 fn mib(kib: u64) -> String {
     format!("{:.0} MiB", kib as f64 / 1024.0)
@@ -155,7 +143,7 @@ pub fn memory_table(memory: &[MemoryMeasured]) -> String {
             mib(m.rust.peak_kib.saturating_sub(m.rust.before_kib)),
             mib(m.python.peak_kib),
             mib(m.python.peak_kib.saturating_sub(m.python.before_kib)),
-            if crate::runner::checks_agree(m.rust.check, m.python.check) {
+            if checks_agree(m.rust.check, m.python.check) {
                 "yes"
             } else {
                 "NO"

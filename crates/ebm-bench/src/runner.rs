@@ -3,6 +3,7 @@
 //! that alternate between the two languages (ABBA order).
 
 use crate::load::{self, Meter};
+use crate::results::{duration, Case, Measured, MemoryMeasured, Results};
 use crate::spec::{Info, Memory, Spec};
 use crate::worker::Worker;
 use anyhow::{bail, Context, Result};
@@ -72,19 +73,6 @@ pub fn bench_dir() -> PathBuf {
 /// `[4096, 1000]` table, whose 16 MiB blocks are mapped afresh every time).
 pub const HEAP_TUNABLES: &str =
     "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=33554432";
-
-/// One benchmark case: a workload at one size, with its speed target.
-#[derive(Debug, Clone)]
-pub struct Case {
-    /// Workload name (`train`, `descent`, …).
-    pub workload: &'static str,
-    /// Human-readable size.
-    pub size: String,
-    /// The computation.
-    pub spec: Spec,
-    /// The Python/Rust time ratio the issue asks for.
-    pub target: f64,
-}
 
 /// Every case of `cargo xtask bench`: each workload at a small size (per-op overhead
 /// dominates) and a large one (compute dominates).
@@ -184,105 +172,6 @@ pub fn ntxent_spec(n: i64) -> Spec {
         temperature: 0.5,
         seed: 4,
     }
-}
-
-/// The timings of one case at one thread count.
-#[derive(Debug, Clone)]
-pub struct Measured {
-    /// The case.
-    pub case: Case,
-    /// Thread count.
-    pub threads: i32,
-    /// Iterations per timed block.
-    pub iters: usize,
-    /// Seconds per iteration, one per Rust block.
-    pub rust: Vec<f64>,
-    /// Seconds per iteration, one per Python block (paired with `rust`).
-    pub python: Vec<f64>,
-    /// The warm-up's check values (Rust, Python).
-    pub checks: (f64, f64),
-    /// Pairs of blocks run again because other processes disturbed them.
-    pub reruns: usize,
-    /// The most cores other processes kept busy during a kept pair.
-    pub other_load: f64,
-}
-
-/// The median of a non-empty slice.
-pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
-
-impl Measured {
-    /// Median seconds per iteration (Rust, Python).
-    pub fn medians(&self) -> (f64, f64) {
-        (median(&self.rust), median(&self.python))
-    }
-
-    /// The median of the per-pair ratios (block i of Python over block i of Rust): paired
-    /// blocks ran back to back, so a slow drift of the machine cancels out.
-    pub fn ratio(&self) -> f64 {
-        let ratios: Vec<f64> = self
-            .rust
-            .iter()
-            .zip(&self.python)
-            .map(|(r, p)| p / r)
-            .collect();
-        median(&ratios)
-    }
-
-    /// Min and max of the per-pair ratios (block i of Python over block i of Rust).
-    pub fn ratio_spread(&self) -> (f64, f64) {
-        self.rust
-            .iter()
-            .zip(&self.python)
-            .map(|(r, p)| p / r)
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-                (lo.min(x), hi.max(x))
-            })
-    }
-
-    /// Whether the warm-up results of both languages agree (relative 1e-3).
-    pub fn checks_agree(&self) -> bool {
-        checks_agree(self.checks.0, self.checks.1)
-    }
-}
-
-/// Relative agreement to 1e-3 (1e-3 absolute near zero).
-pub fn checks_agree(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-3 * a.abs().max(b.abs()).max(1.0)
-}
-
-/// Peak memory of NT-Xent in fresh processes, at one thread count.
-#[derive(Debug, Clone)]
-pub struct MemoryMeasured {
-    /// Thread count.
-    pub threads: i32,
-    /// Items per view.
-    pub n: i64,
-    /// The Rust process.
-    pub rust: Memory,
-    /// The Python process.
-    pub python: Memory,
-}
-
-/// What a whole run measured.
-#[derive(Debug, Clone, Default)]
-pub struct Results {
-    /// Every case at every thread count.
-    pub timings: Vec<Measured>,
-    /// NT-Xent peak memory.
-    pub memory: Vec<MemoryMeasured>,
-    /// The Rust and Python workers' descriptions (from the first thread count).
-    pub infos: Vec<Info>,
 }
 
 /// The environment both languages' processes get: thread counts and heap settings.
@@ -503,8 +392,8 @@ pub fn run_all(options: &Options) -> Result<Results> {
                 "{:<10} {:<20} {threads} thr  rust {:>10}  python {:>10}  python/rust {:.2} ({lo:.2}–{hi:.2})  reruns {}{}",
                 case.workload,
                 case.size,
-                crate::report::duration(r),
-                crate::report::duration(p),
+                duration(r),
+                duration(p),
                 m.ratio(),
                 m.reruns,
                 if m.checks_agree() { "" } else { "  CHECKS DIFFER" },

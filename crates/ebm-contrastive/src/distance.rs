@@ -58,7 +58,7 @@ impl Distance {
             Distance::Lp { p } => {
                 if !(p.is_finite() && p >= 1.0) {
                     return Err(EbmError::Hyperparameter {
-                        name: "p",
+                        name: "p".into(),
                         reason: "must be finite and >= 1",
                         value: p.to_string(),
                     });

@@ -34,7 +34,7 @@
 //! ```
 //!
 //! What it does not do: it holds no encoders, optimisers or training loops (bring a
-//! `tch::nn` module; `ebm-arch` and `ebm-lab` train), makes no data augmentations, and has
+//! `tch::nn` module; `ebm-arch` builds the siamese encoders and densities and trains them), makes no data augmentations, and has
 //! no sampler of its own — model samples come from `ebm_core::Langevin`. It never builds an
 //! `[N, N, N]` tensor: every all-pairs loss is O(N²) in memory.
 
@@ -43,6 +43,7 @@ pub mod contrastive;
 pub mod distance;
 pub mod miner;
 pub mod non_contrastive;
+pub mod objective;
 pub mod sampling;
 
 pub use contrastive::{
@@ -55,6 +56,7 @@ pub use non_contrastive::{
     BarlowTwins, BarlowTwinsConfig, BarlowTwinsTerms, NegativeCosine, NegativeCosineConfig, VicReg,
     VicRegConfig, VicRegTerms,
 };
+pub use objective::ObjectiveConfig;
 pub use sampling::{
     CdTerms, ContrastiveDivergence, ContrastiveDivergenceConfig, InitNoise, ReplayBuffer,
     ReplayBufferConfig,

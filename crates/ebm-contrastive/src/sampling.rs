@@ -34,7 +34,7 @@ impl InitNoise {
             InitNoise::Uniform { lo, hi } => {
                 if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                     return Err(EbmError::Hyperparameter {
-                        name: "init",
+                        name: "init".into(),
                         reason: "uniform noise needs finite lo < hi",
                         value: format!("[{lo}, {hi}]"),
                     });
@@ -43,7 +43,7 @@ impl InitNoise {
             InitNoise::Normal { mean, std } => {
                 if !mean.is_finite() {
                     return Err(EbmError::Hyperparameter {
-                        name: "init.mean",
+                        name: "init.mean".into(),
                         reason: "must be finite",
                         value: mean.to_string(),
                     });
@@ -96,7 +96,7 @@ impl ReplayBufferConfig {
         let f = self.reinit_fraction;
         if !(0.0..=1.0).contains(&f) {
             return Err(EbmError::Hyperparameter {
-                name: "reinit_fraction",
+                name: "reinit_fraction".into(),
                 reason: "must be in [0, 1]",
                 value: f.to_string(),
             });
@@ -138,7 +138,7 @@ impl ReplayBuffer {
             });
         }
         let capacity = i64::try_from(config.capacity).map_err(|_| EbmError::Hyperparameter {
-            name: "capacity",
+            name: "capacity".into(),
             reason: "must fit in i64",
             value: config.capacity.to_string(),
         })?;
@@ -184,7 +184,7 @@ impl ReplayBuffer {
         let capacity = self.chains.size()[0];
         if b < 1 || b > capacity {
             return Err(EbmError::Hyperparameter {
-                name: "capacity",
+                name: "capacity".into(),
                 reason: "must be >= the batch size drawn (and the batch non-empty)",
                 value: format!("capacity {capacity}, batch {b}"),
             });

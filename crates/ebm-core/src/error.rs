@@ -29,8 +29,9 @@ pub enum EbmError {
     /// A hyperparameter is outside its valid range.
     #[error("invalid hyperparameter: {name} {reason}, got {value}")]
     Hyperparameter {
-        /// The hyperparameter's name, as in configs.
-        name: &'static str,
+        /// The hyperparameter's config key, relative to the config that checked it
+        /// (`lr`, `step.epsilon`); [`EbmError::within`] prefixes the enclosing table.
+        name: String,
         /// The rule it breaks, e.g. "must be > 0".
         reason: &'static str,
         /// The offending value, printed.
@@ -66,6 +67,48 @@ pub enum EbmError {
     Tch(#[from] tch::TchError),
 }
 
+impl EbmError {
+    /// The same error with its hyperparameter key inside the table `prefix`
+    /// (`lr` within `optimizer` is `optimizer.lr`); other errors are returned as they are.
+    ///
+    /// ```
+    /// use ebm_core::error::{check_positive, EbmError};
+    /// let e = check_positive("lr", -1.0).unwrap_err().within("optimizer").within("train");
+    /// assert!(matches!(&e, EbmError::Hyperparameter { name, .. } if name == "train.optimizer.lr"));
+    /// ```
+    pub fn within(self, prefix: &str) -> EbmError {
+        match self {
+            EbmError::Hyperparameter {
+                name,
+                reason,
+                value,
+            } if !prefix.is_empty() => EbmError::Hyperparameter {
+                name: if name.is_empty() {
+                    prefix.to_string()
+                } else {
+                    format!("{prefix}.{name}")
+                },
+                reason,
+                value,
+            },
+            other => other,
+        }
+    }
+
+    /// A hyperparameter error on the key `name`.
+    pub fn hyperparameter(
+        name: impl Into<String>,
+        reason: &'static str,
+        value: impl ToString,
+    ) -> EbmError {
+        EbmError::Hyperparameter {
+            name: name.into(),
+            reason,
+            value: value.to_string(),
+        }
+    }
+}
+
 /// Shorthand for `Result<T, EbmError>`.
 pub type Result<T> = std::result::Result<T, EbmError>;
 
@@ -75,7 +118,7 @@ pub fn check_positive(name: &'static str, value: f64) -> Result<f64> {
         Ok(value)
     } else {
         Err(EbmError::Hyperparameter {
-            name,
+            name: name.into(),
             reason: "must be finite and > 0",
             value: value.to_string(),
         })
@@ -88,7 +131,7 @@ pub fn check_non_negative(name: &'static str, value: f64) -> Result<f64> {
         Ok(value)
     } else {
         Err(EbmError::Hyperparameter {
-            name,
+            name: name.into(),
             reason: "must be finite and >= 0",
             value: value.to_string(),
         })
@@ -101,7 +144,7 @@ pub fn check_beta(beta: f64) -> Result<f64> {
         Ok(beta)
     } else {
         Err(EbmError::Hyperparameter {
-            name: "beta",
+            name: "beta".into(),
             reason: "must be > 0 (infinity means the minimum)",
             value: beta.to_string(),
         })
@@ -114,7 +157,7 @@ pub fn check_count(name: &'static str, value: usize) -> Result<usize> {
         Ok(value)
     } else {
         Err(EbmError::Hyperparameter {
-            name,
+            name: name.into(),
             reason: "must be >= 1",
             value: value.to_string(),
         })

@@ -157,7 +157,7 @@ fn check_interval(lo: f64, hi: f64) -> Result<()> {
         Ok(())
     } else {
         Err(EbmError::Hyperparameter {
-            name: "grid bounds",
+            name: "grid bounds".into(),
             reason: "need finite lo < hi",
             value: format!("[{lo}, {hi}]"),
         })

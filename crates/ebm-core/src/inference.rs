@@ -200,7 +200,7 @@ impl GradientDescent {
         check_positive("step_size", self.step_size)?;
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(EbmError::Hyperparameter {
-                name: "momentum",
+                name: "momentum".into(),
                 reason: "must be in [0, 1)",
                 value: self.momentum.to_string(),
             });

@@ -32,6 +32,33 @@ pub enum LangevinStep {
     },
 }
 
+impl LangevinStep {
+    /// Checks the step's hyperparameters (`epsilon`, `beta`, `step_size`, `noise_std`).
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            LangevinStep::Exact { epsilon, beta } => {
+                check_positive("epsilon", epsilon)?;
+                check_beta(beta)?;
+                if beta.is_infinite() {
+                    return Err(EbmError::Hyperparameter {
+                        name: "beta".into(),
+                        reason: "must be finite for Langevin sampling",
+                        value: beta.to_string(),
+                    });
+                }
+            }
+            LangevinStep::Decoupled {
+                step_size,
+                noise_std,
+            } => {
+                check_positive("step_size", step_size)?;
+                crate::error::check_non_negative("noise_std", noise_std)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A Langevin sampler over y with W frozen (gradients with respect to y only).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,33 +76,15 @@ pub struct Langevin {
 }
 
 impl Langevin {
-    /// Checks the hyperparameters.
+    /// Checks the hyperparameters; errors name the key as in configs (`steps`,
+    /// `step.epsilon`).
     pub fn validate(&self) -> Result<()> {
-        match self.step {
-            LangevinStep::Exact { epsilon, beta } => {
-                check_positive("epsilon", epsilon)?;
-                check_beta(beta)?;
-                if beta.is_infinite() {
-                    return Err(EbmError::Hyperparameter {
-                        name: "beta",
-                        reason: "must be finite for Langevin sampling",
-                        value: beta.to_string(),
-                    });
-                }
-            }
-            LangevinStep::Decoupled {
-                step_size,
-                noise_std,
-            } => {
-                check_positive("step_size", step_size)?;
-                crate::error::check_non_negative("noise_std", noise_std)?;
-            }
-        }
+        self.step.validate().map_err(|e| e.within("step"))?;
         check_count("steps", self.steps)?;
         if let Some((lo, hi)) = self.clamp {
             if lo.is_nan() || hi.is_nan() || lo >= hi {
                 return Err(EbmError::Hyperparameter {
-                    name: "clamp",
+                    name: "clamp".into(),
                     reason: "needs lo < hi",
                     value: format!("[{lo}, {hi}]"),
                 });

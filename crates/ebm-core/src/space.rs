@@ -87,7 +87,7 @@ impl ContinuousSpace {
         check_count("dim", usize::try_from(dim).unwrap_or(0))?;
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             return Err(EbmError::Hyperparameter {
-                name: "box",
+                name: "box".into(),
                 reason: "needs finite bounds with lo < hi",
                 value: format!("[{lo}, {hi}]"),
             });

@@ -115,7 +115,7 @@ fn bad_beta_and_nan_energies_are_errors() {
     for beta in [0.0, -1.0, f64::NAN, f64::NEG_INFINITY] {
         let err = free_energy(&e, beta, 1).expect_err("bad beta");
         assert!(
-            matches!(err, EbmError::Hyperparameter { name: "beta", .. }),
+            matches!(&err, EbmError::Hyperparameter { name, .. } if name == "beta"),
             "{err}"
         );
         assert!(gibbs_probabilities(&e, beta, 1).is_err());

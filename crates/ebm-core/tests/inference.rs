@@ -257,11 +257,8 @@ fn bad_inputs_get_specific_errors() {
         .expect_err("zero restarts");
     assert!(
         matches!(
-            err,
-            EbmError::Hyperparameter {
-                name: "restarts",
-                ..
-            }
+            &err,
+            EbmError::Hyperparameter { name, .. } if name == "restarts"
         ),
         "{err}"
     );

@@ -195,13 +195,15 @@ fn langevin_rejects_bad_hyperparameters() {
     ] {
         let bad = Langevin { step, ..ok.clone() };
         match bad.validate() {
-            Err(EbmError::Hyperparameter { name: got, .. }) => assert_eq!(got, name),
+            Err(EbmError::Hyperparameter { name: got, .. }) => {
+                assert_eq!(got, format!("step.{name}"))
+            }
             other => panic!("expected a {name} error, got {other:?}"),
         }
     }
     let zero_steps = Langevin { steps: 0, ..ok };
     assert!(matches!(
         zero_steps.validate(),
-        Err(EbmError::Hyperparameter { name: "steps", .. })
+        Err(EbmError::Hyperparameter { name, .. }) if name == "steps"
     ));
 }

@@ -1,8 +1,8 @@
 //! Draws every kind of plot from built-in data and hand-written energies (no training), to see
 //! what the runner's reports look like: `cargo xtask cargo run -p ebm-lab --example gallery [DIR]`.
 
-use ebm_lab::data::{blobs, eight_gaussians, two_branch};
-use ebm_lab::plot::{
+use ebm_data::{blobs, eight_gaussians, two_branch};
+use ebm_plot::{
     plot_decision_regions, plot_density, plot_energy_landscape, plot_training_curves, ColorRange,
     Grid, HeatmapOptions, Labels, ScalarField,
 };
@@ -21,8 +21,8 @@ fn main() -> anyhow::Result<()> {
         .map(|e| 1.0 / (1.0 + 0.2 * e as f64) + 0.05)
         .collect();
     let gap: Vec<f64> = (0..60).map(|e| 1.0 - (-0.1 * e as f64).exp()).collect();
-    let out = plot_training_curves(&dir.join("curves.png"), &loss, &gap)?;
-    println!("curves.png (text: {})", out.text_rendered);
+    plot_training_curves(&dir.join("curves.png"), &loss, &gap)?;
+    println!("curves.png");
 
     // Energy landscape of the two-branch data under E(x, y) = (y² − x)².
     let data = two_branch(300, 0.03, 1)?;
@@ -44,14 +44,14 @@ fn main() -> anyhow::Result<()> {
         range: ColorRange::Quantiles(0.0, 0.95),
         ..HeatmapOptions::default()
     };
-    let out = plot_energy_landscape(
+    plot_energy_landscape(
         &dir.join("landscape.png"),
         &ScalarField { grid, values },
         &points,
         &predictions,
         &options,
     )?;
-    println!("landscape.png (text: {})", out.text_rendered);
+    println!("landscape.png");
 
     // Decision regions of a nearest-centre classifier on three blobs.
     let data = blobs(300, 3, 0.4, 2)?;
@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
             (0..3).min_by(|&a, &b| d(a).total_cmp(&d(b))).unwrap_or(0) as i64
         })
         .collect();
-    let out = plot_decision_regions(
+    plot_decision_regions(
         &dir.join("regions.png"),
         &grid,
         &predicted,
@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         &data.class_names,
         &Labels::new("Decision regions", "x1", "x2"),
     )?;
-    println!("regions.png (text: {})", out.text_rendered);
+    println!("regions.png");
 
     // 8-Gaussians density under its true energy −log Σ exp(−|p − c|² / 2σ²).
     let sigma = 0.1;
@@ -109,14 +109,14 @@ fn main() -> anyhow::Result<()> {
         range: ColorRange::Quantiles(0.0, 0.5),
         ..HeatmapOptions::default()
     };
-    let out = plot_density(
+    plot_density(
         &dir.join("density.png"),
         &ScalarField { grid, values },
         &points,
         &samples,
         &options,
     )?;
-    println!("density.png (text: {})", out.text_rendered);
+    println!("density.png");
     println!("wrote {}", dir.display());
     Ok(())
 }

@@ -4,11 +4,11 @@
 
 use crate::config::RunConfig;
 use crate::error::RunError;
-use crate::plot::{plot_curves, Curve, Panel};
 use crate::progress::ProgressMode;
 use crate::report::{utc_stamp, RunFolder};
 use crate::runner::{run, RunOptions, RunOutcome};
 use ebm_arch::History;
+use ebm_plot::{plot_curves, Curve, Panel};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 

@@ -1,133 +1,118 @@
-//! Typed errors of `ebm-lab`: [`DataError`] for the data side (configuration checks, CSV
-//! loading, splitting) and [`RunError`] for a whole run. Plotting has its own error,
-//! [`crate::plot::PlotError`], and configs theirs, [`crate::config::ConfigError`].
+//! [`ConfigError`]: what is wrong with a config, and where (file, line, dotted field);
+//! [`RunError`]: everything that can stop a run. Data ([`ebm_data::DataError`]) and plots
+//! ([`ebm_plot::PlotError`]) have errors of their own, wrapped here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Everything that can go wrong while making, loading or splitting a data set.
+/// A config that cannot be read, parsed or used, with where the problem is.
 #[derive(Debug, thiserror::Error)]
-pub enum DataError {
-    /// A data configuration value is outside its valid range.
-    #[error("invalid data config: {field} {reason}, got {value}")]
-    Invalid {
-        /// The field, as written in configs (`n`, `noise`, `classes`, ...).
-        field: &'static str,
-        /// The rule it breaks, e.g. "must be >= 1".
-        reason: String,
-        /// The offending value, printed.
-        value: String,
-    },
-    /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The CSV reader failed (e.g. invalid UTF-8).
-    #[error("{path}: {source}")]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: csv::Error,
+    /// A syntax error, an unknown field, a wrong type or a value out of range.
+    #[error("{}", describe_invalid(file.as_deref(), *line, field.as_deref(), message))]
+    Invalid {
+        /// The config file, when it came from one.
+        file: Option<PathBuf>,
+        /// The 1-based line, when it can be told.
+        line: Option<usize>,
+        /// The dotted field (`train.optimizer.lr`), when it can be told.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
     },
-    /// The file has no header, or a header and no data rows.
-    #[error("{path}: {what}")]
-    EmptyFile {
-        /// The file.
-        path: PathBuf,
-        /// "the file is empty (a header line is required)" or "no data rows after the header".
-        what: &'static str,
+    /// A `--set key=value` override that cannot be applied.
+    #[error("--set {assignment}: {message}")]
+    Override {
+        /// The override as given.
+        assignment: String,
+        /// The dotted key.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
     },
-    /// Two header columns have the same name.
-    #[error("{path}: line 1: duplicate column name {name:?}")]
-    DuplicateColumn {
-        /// The file.
-        path: PathBuf,
-        /// The repeated name.
-        name: String,
-    },
-    /// A column named in the config is not in the header.
-    #[error("{path}: unknown {role} column {name:?}; the columns are {available:?}")]
-    UnknownColumn {
-        /// The file.
-        path: PathBuf,
-        /// "target" or "feature".
-        role: &'static str,
-        /// The name asked for.
-        name: String,
-        /// The header's column names.
-        available: Vec<String>,
-    },
-    /// The features are empty, or include the target column.
-    #[error("{path}: {reason}")]
-    BadColumns {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with the column choice.
-        reason: String,
-    },
-    /// A row has more or fewer cells than the header.
-    #[error("{path}: line {line}: expected {expected} fields (as in the header), found {found}")]
-    RaggedRow {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number (the header is line 1).
-        line: u64,
-        /// The header's field count.
-        expected: usize,
-        /// This row's field count.
-        found: usize,
-    },
-    /// A feature or regression-target cell is not a finite number.
-    #[error("{path}: line {line}, column {column:?}: {cell:?} is not a finite number")]
-    NonNumeric {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number (the header is line 1).
-        line: u64,
-        /// The column's name.
-        column: String,
-        /// The cell as read (after trimming).
-        cell: String,
-    },
-    /// A label column that cannot serve the task (a negative class index, not two values for a
-    /// binary task, an empty label).
-    #[error("{path}: label column {column:?}: {reason}")]
-    BadLabels {
-        /// The file.
-        path: PathBuf,
-        /// The label column.
-        column: String,
-        /// What is wrong, naming the line where there is one.
-        reason: String,
-    },
-    /// A libtorch error (building or indexing tensors).
-    #[error("libtorch error: {0}")]
-    Tch(#[from] tch::TchError),
 }
 
-/// Shorthand for `Result<T, DataError>`.
-pub type Result<T> = std::result::Result<T, DataError>;
+fn describe_invalid(
+    file: Option<&Path>,
+    line: Option<usize>,
+    field: Option<&str>,
+    message: &str,
+) -> String {
+    let mut out = String::new();
+    if let Some(file) = file {
+        out.push_str(&file.display().to_string());
+    }
+    if let Some(line) = line {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(&format!("line {line}"));
+    }
+    if let Some(field) = field {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(&format!("field `{field}`"));
+    }
+    if out.is_empty() {
+        format!("invalid config: {message}")
+    } else {
+        format!("{out}: {message}")
+    }
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            file: None,
+            line: None,
+            field: (!field.is_empty()).then(|| field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// The dotted field the error is about, if known.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ConfigError::Io { .. } => None,
+            ConfigError::Invalid { field, .. } | ConfigError::Override { field, .. } => {
+                field.as_deref()
+            }
+        }
+    }
+
+    /// The line the error is about, if known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::Invalid { line, .. } => *line,
+            _ => None,
+        }
+    }
+}
 
 /// Everything that can stop a run: the config, the data, the model (training, inference),
 /// the plots, the files of the report.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The config is wrong (see [`crate::config::ConfigError`]).
+    /// The config is wrong (see [`ConfigError`]).
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] ConfigError),
     /// The data could not be made, loaded or split.
     #[error("data: {0}")]
-    Data(#[from] DataError),
+    Data(#[from] ebm_data::DataError),
     /// Building, training or evaluating the model failed.
     #[error("model: {0}")]
     Model(#[from] ebm_core::EbmError),
     /// A plot could not be drawn or written.
     #[error("plot: {0}")]
-    Plot(#[from] crate::plot::PlotError),
+    Plot(#[from] ebm_plot::PlotError),
     /// A report file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {

@@ -9,15 +9,15 @@
 //!   knows its hidden branch or mode (two_branch, latent_mixture), the coverage of the worst
 //!   branch too: an explicit regression that averages two branches covers neither.
 
-use crate::config::EvalConfig;
-use crate::data::Dataset;
 use crate::error::RunError;
-use crate::plot::{
+use crate::sections::EvalConfig;
+use ebm_arch::{Architecture, History, Prediction};
+use ebm_core::{Minimum, Result};
+use ebm_data::Dataset;
+use ebm_plot::{
     plot_curves, plot_decision_regions, plot_density, plot_energy_landscape, ColorRange, Curve,
     Grid, HeatmapOptions, Labels, Panel, ScalarField,
 };
-use ebm_arch::{Architecture, History, Prediction};
-use ebm_core::{Minimum, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};

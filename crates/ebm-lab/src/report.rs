@@ -184,7 +184,6 @@ impl Drop for RunFolder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempDir;
     use std::time::Duration;
 
     #[test]
@@ -201,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_folder_appears_only_on_commit_and_never_overwrites() {
-        let root = TempDir::new("folder");
+        let root = tempfile::tempdir().expect("a temporary folder");
         let first = RunFolder::create(root.path(), "demo", "20260101-000000").expect("create");
         std::fs::write(first.file("a.txt"), "1").expect("write");
         assert!(!root.path().join("demo/20260101-000000").exists());

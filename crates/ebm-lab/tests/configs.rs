@@ -4,7 +4,8 @@
 mod common;
 
 use common::{configs_dir, TempDir};
-use ebm_lab::config::{LossSection, MethodLoss};
+use ebm_contrastive::ObjectiveConfig;
+use ebm_lab::sections::LossSection;
 use ebm_lab::{ConfigError, ModelConfig, RunConfig, DEMO_CONFIGS};
 use rstest::rstest;
 
@@ -223,7 +224,7 @@ fn overrides_change_values_anywhere_in_the_config() {
     let ModelConfig::Binary(model) = &config.model else {
         panic!("binary")
     };
-    assert_eq!(model.g.hidden, [8, 4]);
+    assert_eq!(model.0.g.hidden, [8, 4]);
     assert_eq!(config.name, "renamed");
     assert_eq!(config.data.test_fraction, 0.0);
     assert_eq!(config.loss.kind_name(), "log");
@@ -233,7 +234,7 @@ fn overrides_change_values_anywhere_in_the_config() {
         .expect("loads")
         .with_overrides(&["data.features=[\"petal_width\"]".into()])
         .expect("applies");
-    let ebm_lab::DataConfig::Csv(c) = &csv.data.source else {
+    let ebm_data::DataConfig::Csv(c) = &csv.data.source else {
         panic!("csv")
     };
     assert_eq!(
@@ -247,7 +248,7 @@ fn overrides_change_values_anywhere_in_the_config() {
         .expect("applies");
     assert!(matches!(
         vicreg.loss,
-        LossSection::Method(MethodLoss::Vicreg(_))
+        LossSection::Method(ObjectiveConfig::Vicreg(_))
     ));
 }
 

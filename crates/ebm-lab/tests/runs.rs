@@ -4,6 +4,7 @@
 mod common;
 
 use common::{configs_dir, run_in, tiny, TempDir};
+use ebm_arch::Architecture;
 use ebm_lab::{demo, DemoOptions, Metrics, ProgressMode, RunConfig, RunError};
 use std::path::Path;
 
@@ -89,9 +90,13 @@ fn the_checkpoint_loads_into_a_fresh_model() {
     let loaded = tiny("binary.toml", &[]);
     let outcome = run_in(&loaded, runs.path()).expect("runs");
     let data = loaded.config.data.source.generate(0).expect("data");
-    let mut model =
-        ebm_lab::runner::build_architecture(&loaded.config.model, &data, tch::Device::Cpu)
-            .expect("model");
+    let ebm_lab::ModelConfig::Binary(config) = &loaded.config.model else {
+        panic!("binary.toml is a binary model")
+    };
+    let mut model = config
+        .0
+        .build_binary(data.x_dim(), tch::Device::Cpu)
+        .expect("model");
     ebm_arch::load_checkpoint(
         model.var_store_mut(),
         &outcome.dir.join("model.safetensors"),

@@ -48,11 +48,11 @@ impl LatentConfig {
     /// Checks β, the penalty weight and the space (without building any tensor).
     pub fn validate(&self) -> Result<()> {
         check_beta(self.beta)?;
-        self.penalty.validate()?;
+        self.penalty.validate().map_err(|e| e.within("penalty"))?;
         self.z.validate()?;
         if self.beta.is_finite() && matches!(self.z, LatentSpaceConfig::Continuous { .. }) {
             return Err(EbmError::Hyperparameter {
-                name: "beta",
+                name: "beta".into(),
                 reason: "must be infinite for a continuous z searched by gradient descent \
                          (use monte_carlo or grid for a finite β)",
                 value: self.beta.to_string(),
@@ -152,7 +152,7 @@ impl LatentSpaceConfig {
                 }
                 if width == 0 || points.iter().any(|p| p.len() != width) {
                     return Err(EbmError::Hyperparameter {
-                        name: "z.points",
+                        name: "z.points".into(),
                         reason: "must all have the same width >= 1",
                         value: format!(
                             "widths {:?}",
@@ -171,7 +171,7 @@ impl LatentSpaceConfig {
             } => {
                 if !(1..=2).contains(dim) {
                     return Err(EbmError::Hyperparameter {
-                        name: "z.dim",
+                        name: "z.dim".into(),
                         reason: "must be 1 or 2 for a grid",
                         value: dim.to_string(),
                     });

@@ -135,13 +135,12 @@ pub enum ZPenalty {
 }
 
 impl ZPenalty {
-    /// Checks the weight λ is finite and ≥ 0.
+    /// Checks the weight λ is finite and ≥ 0; the error names the key (`l1` or `l2`).
     pub fn validate(&self) -> Result<()> {
         match self {
             ZPenalty::None => Ok(()),
-            ZPenalty::L1(weight) | ZPenalty::L2(weight) => {
-                check_non_negative("z penalty weight", *weight).map(|_| ())
-            }
+            ZPenalty::L1(weight) => check_non_negative("l1", *weight).map(|_| ()),
+            ZPenalty::L2(weight) => check_non_negative("l2", *weight).map(|_| ()),
         }
     }
 

@@ -159,7 +159,7 @@ pub fn joint_argmin<E: LatentEnergy + ?Sized>(
         }
         (YSpace::Continuous { .. }, LatentSpace::Continuous { .. }) => {
             Err(EbmError::Hyperparameter {
-                name: "z",
+                name: "z".into(),
                 reason: "must have points (Finite, Quadrature or MonteCarlo) when y is \
                          continuous: joint descent over a continuous y and z is not supported",
                 value: "Continuous".into(),

@@ -94,7 +94,7 @@ impl<E: LatentEnergy> Marginalized<E> {
         check_beta(self.beta)?;
         if self.beta.is_finite() && matches!(self.z, LatentSpace::Continuous { .. }) {
             return Err(EbmError::Hyperparameter {
-                name: "beta",
+                name: "beta".into(),
                 reason: "must be infinite for a Continuous latent space \
                          (use MonteCarlo or Quadrature for a finite β)",
                 value: self.beta.to_string(),
@@ -268,7 +268,7 @@ pub(crate) fn random_starts(
     device: tch::Device,
 ) -> Result<Tensor> {
     let r = i64::try_from(gd.restarts).map_err(|_| EbmError::Hyperparameter {
-        name: "restarts",
+        name: "restarts".into(),
         reason: "is too large",
         value: gd.restarts.to_string(),
     })?;

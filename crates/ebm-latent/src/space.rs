@@ -85,7 +85,7 @@ impl LatentSpace {
     pub fn one_hot(count: usize, kind: Kind, device: Device) -> Result<Self> {
         let k = i64::try_from(check_count("one-hot count", count)?).map_err(|_| {
             EbmError::Hyperparameter {
-                name: "one-hot count",
+                name: "one-hot count".into(),
                 reason: "is too large",
                 value: count.to_string(),
             }
@@ -122,7 +122,7 @@ impl LatentSpace {
                     Ok(())
                 } else {
                     Err(EbmError::Hyperparameter {
-                        name: "log_volume",
+                        name: "log_volume".into(),
                         reason: "must be finite",
                         value: q.log_volume.to_string(),
                     })
@@ -136,7 +136,7 @@ impl LatentSpace {
                 check_space(space)?;
                 check_count("samples", *samples)?;
                 i64::try_from(*samples).map_err(|_| EbmError::Hyperparameter {
-                    name: "samples",
+                    name: "samples".into(),
                     reason: "is too large",
                     value: samples.to_string(),
                 })?;
@@ -226,7 +226,7 @@ impl LatentSpace {
 /// The error for asking a `Continuous` latent space for points.
 pub(crate) fn not_enumerable() -> EbmError {
     EbmError::Hyperparameter {
-        name: "z",
+        name: "z".into(),
         reason: "is Continuous, which has no points to enumerate or integrate over \
                  (use MonteCarlo or Quadrature, or β = ∞ through Marginalized)",
         value: "Continuous".into(),

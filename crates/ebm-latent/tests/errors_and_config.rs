@@ -28,7 +28,7 @@ fn signs() -> LatentSpace {
     LatentSpace::signs(Kind::Double, CPU).expect("signs")
 }
 
-fn hyperparameter(err: EbmError) -> &'static str {
+fn hyperparameter(err: EbmError) -> String {
     match err {
         EbmError::Hyperparameter { name, .. } => name,
         other => panic!("expected a hyperparameter error, got {other}"),
@@ -68,10 +68,16 @@ fn a_finite_beta_needs_points_to_integrate_over() {
 #[case(ZPenalty::L2(f64::NAN))]
 #[case(ZPenalty::L1(f64::INFINITY))]
 fn a_bad_penalty_weight_is_rejected(#[case] penalty: ZPenalty) {
+    // The error names the config key of the weight: `penalty = { l1 = λ }` or `{ l2 = λ }`.
+    let key = match penalty {
+        ZPenalty::L1(_) => "l1",
+        ZPenalty::L2(_) => "l2",
+        ZPenalty::None => unreachable!("no weight to reject"),
+    };
     let err = Marginalized::new(one_dim(), signs(), 1.0, penalty).expect_err("rejected");
-    assert_eq!(hyperparameter(err), "z penalty weight");
+    assert_eq!(hyperparameter(err), key);
     let err = penalty.value(&column(&[1.0])).expect_err("rejected");
-    assert_eq!(hyperparameter(err), "z penalty weight");
+    assert_eq!(hyperparameter(err), key);
     let ys = FiniteSpace::Signs;
     let err = joint_argmin(
         &one_dim(),
@@ -81,7 +87,7 @@ fn a_bad_penalty_weight_is_rejected(#[case] penalty: ZPenalty) {
         &penalty,
     )
     .expect_err("rejected");
-    assert_eq!(hyperparameter(err), "z penalty weight");
+    assert_eq!(hyperparameter(err), key);
 }
 
 /// z of width 2 for an energy declared with width 1, and a set that is not `[K, dz]`.
@@ -267,7 +273,7 @@ fn configs_read_with_defaults_and_reject_unknown_fields() {
 
 #[rstest]
 #[case(LatentConfig { beta: 0.0, ..LatentConfig::default() }, "beta")]
-#[case(LatentConfig { penalty: ZPenalty::L2(-1.0), ..LatentConfig::default() }, "z penalty weight")]
+#[case(LatentConfig { penalty: ZPenalty::L2(-1.0), ..LatentConfig::default() }, "penalty.l2")]
 #[case(LatentConfig { z: LatentSpaceConfig::Grid { dim: 3, lo: 0.0, hi: 1.0, points: 4 }, ..LatentConfig::default() }, "z.dim")]
 #[case(LatentConfig { z: LatentSpaceConfig::Grid { dim: 1, lo: 1.0, hi: 0.0, points: 4 }, ..LatentConfig::default() }, "box")]
 #[case(LatentConfig { z: LatentSpaceConfig::Finite { points: vec![vec![1.0], vec![1.0, 2.0]] }, ..LatentConfig::default() }, "z.points")]

@@ -1,8 +1,8 @@
 //! The loss as a config value: `loss = { kind = "hinge", margin = 1.0 }`.
 
 use crate::losses::{
-    Energy, Hinge, Log, Loss, Lvq2, Mce, MinimumEmpiricalError, NegativeLogLikelihood, Perceptron,
-    SquareExponential, SquareSquare,
+    EnergyLoss, Hinge, Log, Loss, Lvq2, Mce, MinimumEmpiricalError, NegativeLogLikelihood,
+    Perceptron, SquareExponential, SquareSquare,
 };
 use ebm_core::Result;
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// | `kind` | fields (default) | loss |
 /// |---|---|---|
-/// | `energy` | | [`Energy`] |
+/// | `energy` | | [`EnergyLoss`] |
 /// | `perceptron` | | [`Perceptron`] |
 /// | `hinge` | `margin` (1) | [`Hinge`] |
 /// | `log` | | [`Log`] |
@@ -103,10 +103,40 @@ impl Default for LossConfig {
 }
 
 impl LossConfig {
+    /// Every `kind`, as written in configs, in the order of the variants.
+    pub const KINDS: [&'static str; 10] = [
+        "energy",
+        "perceptron",
+        "hinge",
+        "log",
+        "lvq2",
+        "mce",
+        "square_square",
+        "square_exponential",
+        "nll",
+        "mee",
+    ];
+
+    /// The `kind` as written in configs.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            LossConfig::Energy {} => "energy",
+            LossConfig::Perceptron {} => "perceptron",
+            LossConfig::Hinge { .. } => "hinge",
+            LossConfig::Log {} => "log",
+            LossConfig::Lvq2 { .. } => "lvq2",
+            LossConfig::Mce {} => "mce",
+            LossConfig::SquareSquare { .. } => "square_square",
+            LossConfig::SquareExponential { .. } => "square_exponential",
+            LossConfig::Nll { .. } => "nll",
+            LossConfig::Mee { .. } => "mee",
+        }
+    }
+
     /// Checks the hyperparameters and makes the loss.
     pub fn build(&self) -> Result<Box<dyn Loss>> {
         Ok(match *self {
-            LossConfig::Energy {} => Box::new(Energy),
+            LossConfig::Energy {} => Box::new(EnergyLoss),
             LossConfig::Perceptron {} => Box::new(Perceptron),
             LossConfig::Hinge { margin } => Box::new(Hinge::new(margin)?),
             LossConfig::Log {} => Box::new(Log),

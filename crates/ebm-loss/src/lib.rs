@@ -52,8 +52,8 @@ pub mod spread;
 pub use config::LossConfig;
 pub use input::{LossInput, Needs, Reduction};
 pub use losses::{
-    Energy, Hinge, Log, Loss, Lvq2, Mce, MinimumEmpiricalError, NegativeLogLikelihood, Perceptron,
-    SquareExponential, SquareSquare,
+    EnergyLoss, Hinge, Log, Loss, Lvq2, Mce, MinimumEmpiricalError, NegativeLogLikelihood,
+    Perceptron, SquareExponential, SquareSquare,
 };
 pub use offending::{
     energy_at, most_offending_continuous, most_offending_finite, most_offending_finite_masked,

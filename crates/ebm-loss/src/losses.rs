@@ -61,9 +61,9 @@ const ALL: Needs = Needs {
 /// The energy loss L = E_C: pushes the correct answer's energy down and nothing up, so it
 /// collapses to a flat surface unless the architecture forbids it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Energy;
+pub struct EnergyLoss;
 
-impl Loss for Energy {
+impl Loss for EnergyLoss {
     fn per_sample(&self, input: &LossInput<'_>) -> Result<Tensor> {
         input.checked_correct(self.name())?;
         Ok(input.e_correct.shallow_clone())

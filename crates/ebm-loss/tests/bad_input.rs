@@ -350,11 +350,8 @@ fn most_offending_continuous_checks_its_inputs() {
         let err = run(&yc, &cands, eps, &gd, &space).expect_err("epsilon");
         assert!(
             matches!(
-                err,
-                EbmError::Hyperparameter {
-                    name: "epsilon",
-                    ..
-                }
+                &err,
+                EbmError::Hyperparameter { name, .. } if name == "epsilon"
             ),
             "{err}"
         );
@@ -386,11 +383,8 @@ fn most_offending_continuous_checks_its_inputs() {
     let err = run(&yc, &cands, 0.1, &bad_gd, &space).expect_err("descent");
     assert!(
         matches!(
-            err,
-            EbmError::Hyperparameter {
-                name: "step_size",
-                ..
-            }
+            &err,
+            EbmError::Hyperparameter { name, .. } if name == "step_size"
         ),
         "{err}"
     );

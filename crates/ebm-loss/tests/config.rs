@@ -145,3 +145,17 @@ fn reductions_parse_in_snake_case(#[case] value: &str, #[case] expected: Reducti
     assert_eq!(r.reduction, expected);
     assert_eq!(Reduction::default(), Reduction::Mean);
 }
+
+#[test]
+fn kinds_are_the_names_of_the_variants_in_order() {
+    let names: Vec<&str> = LossConfig::all_defaults()
+        .iter()
+        .map(LossConfig::kind_name)
+        .collect();
+    assert_eq!(names, LossConfig::KINDS);
+    // The name is the `kind` serde writes.
+    for config in LossConfig::all_defaults() {
+        let value = toml::Value::try_from(&config).expect("serialises");
+        assert_eq!(value["kind"].as_str(), Some(config.kind_name()));
+    }
+}

@@ -3,8 +3,8 @@
 
 use ebm_core::{free_energy, free_energy_weighted};
 use ebm_loss::{
-    Energy, Hinge, Log, Loss, LossInput, Lvq2, Mce, MinimumEmpiricalError, NegativeLogLikelihood,
-    Perceptron, Reduction, SquareExponential, SquareSquare,
+    EnergyLoss, Hinge, Log, Loss, LossInput, Lvq2, Mce, MinimumEmpiricalError,
+    NegativeLogLikelihood, Perceptron, Reduction, SquareExponential, SquareSquare,
 };
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
@@ -172,7 +172,7 @@ proptest! {
         }
         // The losses without a margin fail it: both minima are equal.
         let lvq2 = Lvq2::new(0.5).expect("delta");
-        let flat: Vec<(Box<dyn Loss>, f64)> = vec![(Box::new(Energy), lo), (Box::new(Perceptron), lo), (Box::new(lvq2), 1.0)];
+        let flat: Vec<(Box<dyn Loss>, f64)> = vec![(Box::new(EnergyLoss), lo), (Box::new(Perceptron), lo), (Box::new(lvq2), 1.0)];
         for (loss, lo) in flat {
             let (good, bad) = margin_minima(loss.as_ref(), lo, lo + width, m, s, &offsets);
             prop_assert_eq!(good, bad, "{} should not satisfy the margin condition", loss.name());
@@ -288,7 +288,7 @@ proptest! {
     ) {
         let beta = 10f64.powf(log_beta);
         let mut losses = good_losses(1.0, 0.5, 1.0, beta);
-        losses.push((Box::new(Energy), false));
+        losses.push((Box::new(EnergyLoss), false));
         losses.push((Box::new(Perceptron), false));
         for kind in [Kind::Float, Kind::Double] {
             for (loss, _) in &losses {

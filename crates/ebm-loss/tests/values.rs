@@ -2,9 +2,9 @@
 
 use ebm_core::Quadrature;
 use ebm_loss::{
-    energy_at, most_offending_finite, Energy, Hinge, Log, Loss, LossConfig, LossInput, Lvq2, Mce,
-    MinimumEmpiricalError, Needs, NegativeLogLikelihood, Perceptron, Reduction, SquareExponential,
-    SquareSquare,
+    energy_at, most_offending_finite, EnergyLoss, Hinge, Log, Loss, LossConfig, LossInput, Lvq2,
+    Mce, MinimumEmpiricalError, Needs, NegativeLogLikelihood, Perceptron, Reduction,
+    SquareExponential, SquareSquare,
 };
 use rstest::rstest;
 use tch::{Device, Kind, Tensor};
@@ -360,7 +360,7 @@ fn needs_and_names() {
         ("mee", all),
     ];
     let losses: Vec<Box<dyn Loss>> = vec![
-        Box::new(Energy),
+        Box::new(EnergyLoss),
         Box::new(Perceptron),
         Box::new(Hinge::new(1.0).expect("m")),
         Box::new(Log),

@@ -1,9 +1,11 @@
 //! Reading a config: the text, serde's errors turned into a field and a line, and `--set`
 //! overrides applied to the resolved config.
 
-use super::error::{join, split_path, ConfigError};
+use super::error::{join, split_path};
+use super::locate::{line_of, locate_nearest};
 use super::RunConfig;
-use crate::data::DataConfig;
+use crate::error::ConfigError;
+use ebm_data::DataConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -53,8 +55,8 @@ impl RunConfig {
     }
 
     fn parse_in(text: &str, file: Option<&Path>) -> Result<RunConfig, ConfigError> {
-        let config = deserialize(text).map_err(|e| e.in_file(file, text))?;
-        config.validate().map_err(|e| e.in_file(file, text))?;
+        let config = deserialize(text).map_err(|e| in_file(e, file, text))?;
+        config.validate().map_err(|e| in_file(e, file, text))?;
         Ok(config)
     }
 
@@ -162,6 +164,31 @@ fn parse_override_value(raw: &str) -> toml::Value {
     match toml::from_str::<Holder>(&format!("v = {raw}")) {
         Ok(h) => h.v,
         Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+/// Adds the file and, from the text, the line of the field (when not known yet).
+fn in_file(error: ConfigError, file: Option<&Path>, text: &str) -> ConfigError {
+    match error {
+        ConfigError::Invalid {
+            file: None,
+            line,
+            field,
+            message,
+        } => {
+            let line = line.or_else(|| {
+                field
+                    .as_deref()
+                    .and_then(|f| locate_nearest(text, &split_path(f)))
+            });
+            ConfigError::Invalid {
+                file: file.map(Path::to_path_buf),
+                line,
+                field,
+                message,
+            }
+        }
+        other => other,
     }
 }
 
@@ -322,101 +349,9 @@ fn describe_value(v: &toml::Value) -> String {
     }
 }
 
-fn line_of(text: &str, byte: usize) -> usize {
-    text[..byte.min(text.len())].matches('\n').count() + 1
-}
-
-/// The line of `path` or, failing that, of its longest prefix found in the text.
-pub(super) fn locate_nearest(text: &str, path: &[&str]) -> Option<usize> {
-    (1..=path.len())
-        .rev()
-        .find_map(|n| locate(text, &path[..n]))
-}
-
-/// The 1-based line where the dotted `path` is written: a `[table]` header, a `key = value`
-/// line (dotted keys too), or a line whose inline table holds it.
-fn locate(text: &str, path: &[&str]) -> Option<usize> {
-    let mut header: Vec<String> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = strip_comment(raw).trim();
-        if let Some(inner) = line.strip_prefix('[') {
-            let inner = inner.trim_start_matches('[');
-            let name = inner.split(']').next().unwrap_or("");
-            header = keys_of(name);
-            if header == path {
-                return Some(i + 1);
-            }
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let mut full = header.clone();
-        full.extend(keys_of(key));
-        if full.is_empty() {
-            continue;
-        }
-        if full.len() >= path.len() && full[..path.len()] == *path {
-            return Some(i + 1);
-        }
-        if path.len() > full.len() && path[..full.len()] == full[..] {
-            let rest = &path[full.len()..];
-            let value = value.trim_start();
-            let inline = value.starts_with('{');
-            if inline && rest.iter().all(|k| contains_key(value, k)) {
-                return Some(i + 1);
-            }
-        }
-    }
-    None
-}
-
-fn contains_key(inline: &str, key: &str) -> bool {
-    inline
-        .split(['{', ',', '}'])
-        .filter_map(|part| part.split_once('='))
-        .any(|(k, _)| keys_of(k).last().is_some_and(|last| last == key))
-}
-
-fn keys_of(dotted: &str) -> Vec<String> {
-    dotted
-        .split('.')
-        .map(|k| k.trim().trim_matches('"').trim_matches('\'').to_string())
-        .filter(|k| !k.is_empty())
-        .collect()
-}
-
-/// The line without a `#` comment (a `#` inside a string is kept).
-fn strip_comment(line: &str) -> &str {
-    let mut quote: Option<char> = None;
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (None, '#') => return &line[..i],
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            _ => {}
-        }
-    }
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_locator_finds_headers_keys_and_inline_tables() {
-        let text = "name = \"a\" # a comment with = sign\n[train]\nepochs = 3\noptimizer = { kind = \"adam\", lr = -1.0 }\n[model]\nkind = \"binary\"\ng.hidden = [4]\n[model.y_range]\nlo = 1\n";
-        assert_eq!(locate(text, &["name"]), Some(1));
-        assert_eq!(locate(text, &["train"]), Some(2));
-        assert_eq!(locate(text, &["train", "epochs"]), Some(3));
-        assert_eq!(locate(text, &["train", "optimizer", "lr"]), Some(4));
-        assert_eq!(locate(text, &["model", "g", "hidden"]), Some(7));
-        assert_eq!(locate(text, &["model", "y_range", "lo"]), Some(9));
-        assert_eq!(locate(text, &["model", "y_range", "hi"]), None);
-        assert_eq!(locate_nearest(text, &["model", "y_range", "hi"]), Some(8));
-        assert_eq!(strip_comment("a = \"#x\" # c"), "a = \"#x\" ");
-    }
 
     #[test]
     fn override_values_are_toml_or_strings() {

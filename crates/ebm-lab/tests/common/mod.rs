@@ -3,7 +3,6 @@
 
 use ebm_lab::{run, LoadedConfig, ProgressMode, RunConfig, RunError, RunOptions, RunOutcome};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The workspace's `configs/` folder.
 pub fn configs_dir() -> PathBuf {
@@ -11,27 +10,25 @@ pub fn configs_dir() -> PathBuf {
 }
 
 /// A fresh folder under the system's temporary folder, removed on drop.
-pub struct TempDir(PathBuf);
+/// A fresh temporary folder (tempfile's), removed on drop, with helpers.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "ebm-lab-it-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create a temporary folder");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("ebm-lab-it-{tag}-"))
+            .tempdir()
+            .expect("create a temporary folder");
         Self(dir)
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     /// Writes `contents` to `name` inside the folder and returns its path.
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.path().join(name);
         std::fs::write(&path, contents).expect("write a temporary file");
         path
     }
@@ -53,15 +50,9 @@ impl TempDir {
             }
         }
         let mut out = Vec::new();
-        walk(&self.0, &self.0, &mut out);
+        walk(self.path(), self.path(), &mut out);
         out.sort();
         out
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -1,6 +1,6 @@
 //! Built-in data generators. Each takes the number of examples `n`, the noise level and a seed
 //! explicitly, and gives the same data for the same arguments (see the module docs of
-//! [`crate::data`] for the random number generator).
+//! [`crate`] for the random number generator).
 
 use super::rng::SeededRng;
 use super::{Dataset, TargetKind};

@@ -1,5 +1,29 @@
-//! Data sets: the [`Dataset`] type, built-in generators, the CSV loader, the train/test split,
-//! and [`DataConfig`], the `data = { kind = ... }` table of a run config.
+//! # ebm-data
+//!
+//! Data for `ebm`: the [`Dataset`] type, seeded generators of the toy sets of the 2006
+//! tutorial and of density learning, a CSV loader for users' tables, the seeded train/test
+//! [`split`], and [`DataConfig`], the `data = { kind = ... }` table of a run config, with
+//! [`DataError`] for everything that can go wrong.
+//!
+//! ```
+//! use ebm_data::{split, DataConfig, TargetKind};
+//!
+//! let data: DataConfig = toml::from_str(r#"kind = "two_moons"
+//! n = 100
+//! noise = 0.1"#).unwrap();
+//! let data = data.generate(7).unwrap();
+//! assert_eq!(data.kind, TargetKind::Binary);
+//! let (train, test) = split(&data, 0.2, 7).unwrap();
+//! assert_eq!((train.len(), test.len()), (80, 20));
+//!
+//! // A bad hyperparameter is a typed error naming the field.
+//! let bad: DataConfig = toml::from_str(r#"kind = "sine"
+//! n = 0"#).unwrap();
+//! assert!(bad.generate(0).unwrap_err().to_string().contains("n must be >= 1"));
+//! ```
+//!
+//! What it does not do: it knows no model, loss or plot; it never touches libtorch's global
+//! random generator.
 //!
 //! # Randomness
 //! Generators and [`split`] draw from a seeded generator of this crate ([`SeededRng`],
@@ -22,6 +46,7 @@
 
 mod config;
 mod csv_loader;
+mod error;
 mod generators;
 mod rng;
 
@@ -30,13 +55,13 @@ pub use config::{
     ParabolaConfig, RingsConfig, SineConfig, SpiralsConfig, TwoBranchConfig, TwoMoonsConfig,
 };
 pub use csv_loader::{load_csv, CsvTask};
+pub use error::{DataError, Result};
 pub use generators::{
     blobs, circle, eight_gaussians, latent_mixture, parabola, rings, sine, spirals, two_branch,
     two_moons, BinaryLabels,
 };
 pub use rng::SeededRng;
 
-use crate::error::{DataError, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 

@@ -1,27 +1,44 @@
+//! # ebm-plot
+//!
 //! PNG plots from plain numbers: training curves, heatmaps of a 2-D scalar field with points
 //! over them (energy landscapes, densities), and decision regions.
 //!
 //! Every function takes plain Rust data (no model, no tensor), so it can be tested alone, and
-//! writes its file atomically: the image goes to a temporary file in the same folder, which is
-//! then renamed, so a reader never sees half a PNG.
+//! writes its file atomically: the image is encoded into a temporary file in the same folder,
+//! which is then renamed, so a reader never sees half a PNG.
+//!
+//! ```
+//! use ebm_plot::plot_training_curves;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("curves.png");
+//! plot_training_curves(&path, &[1.0, 0.5, 0.25], &[0.0, 0.4, 0.9]).unwrap();
+//! assert!(path.exists());
+//! // Inputs that cannot make a plot are typed errors, and no file is written.
+//! let bad = dir.path().join("bad.png");
+//! assert!(plot_training_curves(&bad, &[1.0], &[]).is_err());
+//! assert!(!bad.exists());
+//! ```
+//!
+//! What it does not do: it never sees a tensor, a model or a config; it draws what it is given.
 //!
 //! # Text
-//! Titles, axis labels and tick labels use the system's sans-serif font through fontconfig.
-//! Where no font can be found or loaded, the plot is drawn again without any text (axes, data
-//! and colour bar only) and [`PlotOutcome::text_rendered`] is `false`, rather than failing the
-//! run; later plots in the same process then skip text at once.
+//! Titles, axis labels and tick labels use DejaVu Sans, embedded in the crate (`fonts/`, with
+//! its licence) and drawn by `ab_glyph`: text renders the same on every machine, with no
+//! system font and no fontconfig.
 //!
 //! # Grids
 //! A [`Grid`] is a regular grid of nx × ny points, `xs()[i] = x_min + i·Δx`, whose values are
 //! stored row by row: `values[j * nx + i]` belongs to `(xs()[i], ys()[j])`, the order of
 //! [`Grid::points`]. Each value colours a cell of size Δx × Δy centred on its point.
 
+use image::ImageEncoder as _;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::error::Error as StdError;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// What can go wrong while plotting.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +46,7 @@ pub enum PlotError {
     /// The numbers given cannot make this plot (lengths disagree, an empty range, ...).
     #[error("invalid plot input: {0}")]
     InvalidInput(String),
-    /// Drawing failed even without text.
+    /// Drawing failed.
     #[error("cannot draw {path}: {message}")]
     Drawing {
         /// The file being drawn.
@@ -49,13 +66,6 @@ pub enum PlotError {
 
 /// Shorthand for `Result<T, PlotError>`.
 pub type Result<T> = std::result::Result<T, PlotError>;
-
-/// How a plot came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlotOutcome {
-    /// `false` when no font could be used and the plot was drawn without text.
-    pub text_rendered: bool,
-}
 
 /// A title and axis labels.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -273,7 +283,7 @@ const COLOR_BAR_WIDTH: u32 = 110;
 const FONT: &str = "sans-serif";
 
 /// Loss and energy gap per epoch, as two panels of one PNG (`loss` on top).
-pub fn plot_training_curves(path: &Path, loss: &[f64], energy_gap: &[f64]) -> Result<PlotOutcome> {
+pub fn plot_training_curves(path: &Path, loss: &[f64], energy_gap: &[f64]) -> Result<()> {
     let panel = |title: &str, y_label: &str, values: &[f64]| Panel {
         title: title.into(),
         y_label: y_label.into(),
@@ -293,7 +303,7 @@ pub fn plot_training_curves(path: &Path, loss: &[f64], energy_gap: &[f64]) -> Re
 
 /// Curves per epoch in stacked panels (e.g. train and test loss in one, the energy gap in
 /// another). Each panel needs at least one curve with a finite value.
-pub fn plot_curves(path: &Path, panels: &[Panel]) -> Result<PlotOutcome> {
+pub fn plot_curves(path: &Path, panels: &[Panel]) -> Result<()> {
     if panels.is_empty() {
         return Err(PlotError::InvalidInput("no panel to plot".into()));
     }
@@ -408,7 +418,7 @@ pub fn plot_heatmap(
     field: &ScalarField,
     layers: &[PointLayer],
     options: &HeatmapOptions,
-) -> Result<PlotOutcome> {
+) -> Result<()> {
     field.grid.check()?;
     if field.values.len() != field.grid.len() {
         return Err(PlotError::InvalidInput(format!(
@@ -451,7 +461,7 @@ pub fn plot_energy_landscape(
     data: &[(f64, f64)],
     predictions: &[(f64, f64)],
     options: &HeatmapOptions,
-) -> Result<PlotOutcome> {
+) -> Result<()> {
     plot_heatmap(
         path,
         energy,
@@ -481,7 +491,7 @@ pub fn plot_density(
     data: &[(f64, f64)],
     samples: &[(f64, f64)],
     options: &HeatmapOptions,
-) -> Result<PlotOutcome> {
+) -> Result<()> {
     plot_heatmap(
         path,
         energy,
@@ -515,7 +525,7 @@ pub fn plot_decision_regions(
     labels: &[i64],
     classes: &[String],
     text_labels: &Labels,
-) -> Result<PlotOutcome> {
+) -> Result<()> {
     grid.check()?;
     let n_classes = classes.len();
     if n_classes == 0 {
@@ -590,104 +600,79 @@ type Chart<'a, 'b> = ChartContext<
 >;
 type DrawResult = std::result::Result<(), Box<dyn StdError>>;
 
-/// Once text failed to render, later plots skip it.
-static TEXT_BROKEN: AtomicBool = AtomicBool::new(false);
-/// Distinguishes temporary files of concurrent writes within this process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// The embedded font, registered with plotters once per process.
+static FONT_BYTES: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
-/// Draws into memory with text, or again without text if that fails (or panics), then writes
-/// the PNG atomically.
-fn render<F>(path: &Path, size: (u32, u32), draw: F) -> Result<PlotOutcome>
-where
-    F: Fn(&Area, bool) -> DrawResult,
-{
-    render_with(path, size, draw, &TEXT_BROKEN)
+fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(PlotError::InvalidInput(
+            "the embedded font does not parse".into(),
+        ))
+    }
 }
 
 #[cfg(test)]
 thread_local! {
-    /// Lets a test draw without text on its own thread.
+    /// Lets a test draw without text on its own thread (to check geometry by pixels).
     static NO_TEXT_IN_TESTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// [`render`] with the flag that records a text failure given explicitly.
-fn render_with<F>(
-    path: &Path,
-    (w, h): (u32, u32),
-    draw: F,
-    text_broken: &AtomicBool,
-) -> Result<PlotOutcome>
+/// Draws into memory, then writes the PNG atomically.
+fn render<F>(path: &Path, (w, h): (u32, u32), draw: F) -> Result<()>
 where
     F: Fn(&Area, bool) -> DrawResult,
 {
-    let attempt = |text: bool| -> std::result::Result<Vec<u8>, String> {
-        let mut buffer = vec![255u8; (w * h * 3) as usize];
-        let outcome = catch_unwind(AssertUnwindSafe(|| -> DrawResult {
-            let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
-            root.fill(&WHITE)?;
-            draw(&root, text)?;
-            root.present()?;
-            Ok(())
-        }));
-        match outcome {
-            Ok(Ok(())) => Ok(buffer),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("the drawing library panicked".into()),
-        }
-    };
+    register_font()?;
     #[cfg(test)]
-    let forced_off = NO_TEXT_IN_TESTS.with(std::cell::Cell::get);
+    let text = !NO_TEXT_IN_TESTS.with(std::cell::Cell::get);
     #[cfg(not(test))]
-    let forced_off = false;
-    let skip_text = forced_off || text_broken.load(Ordering::Relaxed);
-    let (pixels, text_rendered) = if skip_text {
-        (attempt(false), false)
-    } else {
-        match attempt(true) {
-            Ok(pixels) => (Ok(pixels), true),
-            Err(_) => {
-                text_broken.store(true, Ordering::Relaxed);
-                (attempt(false), false)
-            }
-        }
-    };
-    let pixels = pixels.map_err(|message| PlotError::Drawing {
+    let text = true;
+    let mut buffer = vec![255u8; (w * h * 3) as usize];
+    let drawn = (|| -> DrawResult {
+        let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root, text)?;
+        root.present()?;
+        Ok(())
+    })();
+    drawn.map_err(|e| PlotError::Drawing {
         path: path.to_path_buf(),
-        message,
+        message: e.to_string(),
     })?;
-    write_png_atomically(path, (w, h), &pixels)?;
-    Ok(PlotOutcome { text_rendered })
+    write_png_atomically(path, (w, h), &buffer)
 }
 
+/// Encodes the pixels as PNG into a temporary file beside `path` and renames it into place.
 fn write_png_atomically(path: &Path, (w, h): (u32, u32), pixels: &[u8]) -> Result<()> {
     let write_err = |message: String| PlotError::Write {
         path: path.to_path_buf(),
         message,
     };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| write_err("the path has no file name".into()))?
-        .to_string_lossy();
-    let dir = path.parent().unwrap_or_else(|| Path::new(""));
-    // The temporary name ends in .png: the encoder picks the format from the extension.
-    let temp = dir.join(format!(
-        ".{file_name}.{}-{}.tmp.png",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| -> std::result::Result<(), String> {
-        let mut backend = BitMapBackend::new(&temp, (w, h));
-        backend
-            .blit_bitmap((0, 0), (w, h), pixels)
-            .map_err(|e| e.to_string())?;
-        backend.present().map_err(|e| e.to_string())?;
-        drop(backend);
-        std::fs::rename(&temp, path).map_err(|e| e.to_string())
-    })();
-    if let Err(message) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(write_err(message));
+    if path.file_name().is_none() {
+        return Err(write_err("the path has no file name".into()));
     }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".ebm-plot-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| write_err(e.to_string()))?;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(pixels, w, h, image::ColorType::Rgb8)
+        .map_err(|e| write_err(e.to_string()))?;
+    temp.write_all(&png).map_err(|e| write_err(e.to_string()))?;
+    temp.persist(path)
+        .map_err(|e| write_err(e.error.to_string()))?;
     Ok(())
 }
 
@@ -889,21 +874,9 @@ fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
-/// The viridis colour map at t ∈ [0, 1] (linear between five of its colours).
+/// The viridis colour map at t ∈ [0, 1] (plotters' `ViridisRGB`).
 fn viridis(t: f64) -> RGBColor {
-    const STOPS: [(f64, f64, f64); 5] = [
-        (68.0, 1.0, 84.0),
-        (59.0, 82.0, 139.0),
-        (33.0, 145.0, 140.0),
-        (94.0, 201.0, 98.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
-    let i = (t.floor() as usize).min(STOPS.len() - 2);
-    let f = t - i as f64;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    let mix = |u: f64, v: f64| (u + (v - u) * f).round() as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    ViridisRGB.get_color(t.clamp(0.0, 1.0))
 }
 
 /// Class colours (matplotlib's tab10), repeating after ten.
@@ -927,8 +900,6 @@ fn class_color(k: usize) -> RGBColor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempDir;
-    use std::cell::Cell;
 
     const PNG_MAGIC: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
@@ -956,19 +927,6 @@ mod tests {
         let out = f();
         NO_TEXT_IN_TESTS.with(|c| c.set(false));
         out
-    }
-
-    /// Whether this machine has TrueType fonts where fontconfig looks by default.
-    fn fonts_installed() -> bool {
-        fn any_ttf(dir: &Path) -> bool {
-            std::fs::read_dir(dir).is_ok_and(|entries| {
-                entries.flatten().any(|e| {
-                    let p = e.path();
-                    p.extension().is_some_and(|x| x == "ttf") || (p.is_dir() && any_ttf(&p))
-                })
-            })
-        }
-        any_ttf(Path::new("/usr/share/fonts"))
     }
 
     fn field(nx: usize, ny: usize, f: impl Fn(f64, f64) -> f64) -> ScalarField {
@@ -1029,31 +987,34 @@ mod tests {
 
     #[test]
     fn training_curves_write_a_png_with_text() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("curves.png");
         let loss: Vec<f64> = (0..30).map(|e| 1.0 / (1.0 + e as f64)).collect();
         let mut gap: Vec<f64> = (0..30).map(|e| 0.1 * e as f64).collect();
         gap[10] = f64::NAN; // a gap in the line, not an error
-        let out = plot_training_curves(&path, &loss, &gap).expect("plots");
+        plot_training_curves(&path, &loss, &gap).expect("plots");
         let img = read_png(&path);
         assert_eq!(img.dimensions(), (WIDTH, 60 + 2 * 340));
         assert_only(dir.path(), &["curves.png"]);
-        if fonts_installed() {
-            assert!(
-                out.text_rendered,
-                "fonts are installed but no text was drawn"
-            );
-        }
-        // The same plot without text has other pixels (titles, ticks, legend).
+        // The embedded font draws: the same plot without text has other pixels (titles,
+        // ticks, legend), on every machine.
         let bare = dir.path().join("bare.png");
-        let out = without_text(|| plot_training_curves(&bare, &loss, &gap)).expect("plots");
-        assert!(!out.text_rendered);
+        without_text(|| plot_training_curves(&bare, &loss, &gap)).expect("plots");
         assert_ne!(read_png(&bare), img);
+        // The title band holds dark pixels of text.
+        let dark_in_title = (0..WIDTH)
+            .flat_map(|x| (0..30).map(move |y| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y)[0] < 100)
+            .count();
+        assert!(
+            dark_in_title > 50,
+            "{dark_in_title} dark pixels in the title band"
+        );
     }
 
     #[test]
     fn several_curves_in_several_panels() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("panels.png");
         let curve = |label: &str, values: Vec<f64>| Curve {
             label: label.into(),
@@ -1097,7 +1058,7 @@ mod tests {
 
     #[test]
     fn energy_landscape_colours_low_to_high_and_shows_points() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("landscape.png");
         // E grows from left to right: dark (viridis 0) on the left, yellow on the right.
         let energy = field(50, 40, |x, _| x);
@@ -1146,7 +1107,7 @@ mod tests {
 
     #[test]
     fn heatmaps_take_non_finite_values_and_colour_ranges() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let mut energy = field(30, 30, |x, y| x * x + y * y);
         energy.values[0] = f64::NAN;
         energy.values[1] = f64::INFINITY;
@@ -1178,7 +1139,7 @@ mod tests {
 
     #[test]
     fn heatmap_input_errors() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("bad.png");
         let mut energy = field(10, 10, |x, _| x);
         energy.values.pop();
@@ -1205,7 +1166,7 @@ mod tests {
 
     #[test]
     fn decision_regions_colour_each_class() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("regions.png");
         let grid = Grid::new((-1.0, 1.0), (-1.0, 1.0), 40, 40).expect("valid");
         let predicted: Vec<i64> = grid
@@ -1263,7 +1224,7 @@ mod tests {
 
     #[test]
     fn decision_region_input_errors() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("bad.png");
         let grid = Grid::new((-1.0, 1.0), (-1.0, 1.0), 4, 4).expect("valid");
         let ok = vec![0i64; 16];
@@ -1295,35 +1256,11 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_text_pass_falls_back_to_no_text_and_remembers() {
-        let dir = TempDir::new("plot");
-        let path = dir.path().join("fallback.png");
-        let broken = AtomicBool::new(false);
-        let text_attempts = Cell::new(0);
-        let draw = |area: &Area, text: bool| -> DrawResult {
-            if text {
-                text_attempts.set(text_attempts.get() + 1);
-                panic!("no font");
-            }
-            area.fill(&RED)?;
-            Ok(())
-        };
-        let out = render_with(&path, (64, 48), draw, &broken).expect("falls back");
-        assert!(!out.text_rendered);
-        assert!(broken.load(Ordering::Relaxed));
-        assert_eq!(read_png(&path).get_pixel(10, 10), &image::Rgb([255, 0, 0]));
-        // Once text failed, it is not tried again.
-        render_with(&path, (64, 48), draw, &broken).expect("plots");
-        assert_eq!(text_attempts.get(), 1);
-        assert_only(dir.path(), &["fallback.png"]);
-    }
-
-    #[test]
     fn drawing_and_writing_failures_leave_no_file() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("never.png");
         let draw = |_: &Area, _: bool| -> DrawResult { Err("cannot draw".into()) };
-        let err = render_with(&path, (32, 32), draw, &AtomicBool::new(false)).expect_err("fails");
+        let err = render(&path, (32, 32), draw).expect_err("fails");
         assert!(matches!(err, PlotError::Drawing { .. }), "{err:?}");
         let missing = dir.path().join("no-such-folder").join("x.png");
         let err = plot_training_curves(&missing, &[1.0], &[0.0]).expect_err("no folder");
@@ -1333,7 +1270,7 @@ mod tests {
 
     #[test]
     fn an_existing_file_is_replaced_whole() {
-        let dir = TempDir::new("plot");
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("curves.png");
         std::fs::write(&path, b"old contents").expect("write");
         plot_training_curves(&path, &[2.0, 1.0], &[0.0, 0.5]).expect("plots");

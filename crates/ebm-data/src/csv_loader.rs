@@ -299,7 +299,6 @@ fn binary_signs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempDir;
     use tch::Kind;
 
     fn names(list: &[&str]) -> Vec<String> {
@@ -312,8 +311,9 @@ mod tests {
         target: &str,
         task: CsvTask,
     ) -> Result<Dataset> {
-        let dir = TempDir::new("csv");
-        let path = dir.file("data.csv", contents);
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("data.csv");
+        std::fs::write(&path, contents).expect("writes");
         let features = features.map(names);
         load_csv(&path, features.as_deref(), target, task)
     }

@@ -521,8 +521,7 @@ impl DataConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::TargetKind;
-    use crate::test_util::TempDir;
+    use crate::TargetKind;
     use rstest::rstest;
 
     /// Parses `data = { ... }` as a run config would hold it.
@@ -651,15 +650,15 @@ mod tests {
         assert_eq!(a.x.size(), [90, 2]);
         assert!(a
             .x
-            .equal(&crate::data::spirals(90, 3, 1.0, 0.0, 1).expect("ok").x));
+            .equal(&crate::spirals(90, 3, 1.0, 0.0, 1).expect("ok").x));
         assert!(!a.x.equal(&config.generate(2).expect("ok").x));
         assert_eq!(config.kind_name(), "spirals");
     }
 
     #[test]
     fn csv_paths_resolve_from_the_config_folder() {
-        let dir = TempDir::new("config");
-        dir.file("points.csv", "u,label\n0.5,a\n1.5,b\n");
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(dir.path().join("points.csv"), "u,label\n0.5,a\n1.5,b\n").expect("writes");
         let mut config =
             parse(r#"{ kind = "csv", path = "points.csv", target = "label", task = "binary" }"#)
                 .expect("ok");

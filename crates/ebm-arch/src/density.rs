@@ -1,0 +1,242 @@
+//! [`DensityNet`]: an energy E(y) over data points (an unconditional EBM), trained through
+//! [`crate::learner`] by contrastive divergence with Langevin negatives from a replay buffer
+//! (`ebm-contrastive`).
+
+use crate::learner::{train, Probe, TrainStep};
+use crate::mlp::{Activation, Mlp, MlpConfig};
+use crate::trainer::{EpochRecord, History, TrainConfig};
+use ebm_contrastive::{
+    ContrastiveDivergence, ContrastiveDivergenceConfig, InitNoise, ReplayBuffer, ReplayBufferConfig,
+};
+use ebm_core::{EbmError, Energy, Langevin, LangevinStep, Result};
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+/// `model = { kind = "density", … }`: the energy network, its sampler and its replay buffer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DensityConfig {
+    /// E: y → one energy.
+    pub energy: MlpConfig,
+    /// The sampler that makes the negatives (and the evaluation samples, run longer).
+    pub langevin: Langevin,
+    /// Persistent chains.
+    pub replay: ReplayBufferConfig,
+}
+
+impl Default for DensityConfig {
+    fn default() -> Self {
+        DensityConfig {
+            energy: MlpConfig {
+                activation: Activation::Silu,
+                ..MlpConfig::default()
+            },
+            langevin: Langevin {
+                step: LangevinStep::Decoupled {
+                    step_size: 0.05,
+                    noise_std: 0.01,
+                },
+                steps: 20,
+                clamp: Some((-3.0, 3.0)),
+                grad_clip: Some(1.0),
+            },
+            replay: ReplayBufferConfig {
+                capacity: 2000,
+                reinit_fraction: 0.05,
+                init: InitNoise::Uniform { lo: -3.0, hi: 3.0 },
+            },
+        }
+    }
+}
+
+impl DensityConfig {
+    /// Checks every value; errors name the key (`energy.hidden`, `langevin.step.step_size`,
+    /// `replay.capacity`). `batch_size` is the training batch: the buffer must hold one.
+    pub fn check(&self, batch_size: usize) -> Result<()> {
+        self.energy.validate().map_err(|e| e.within("energy"))?;
+        self.langevin.validate().map_err(|e| e.within("langevin"))?;
+        self.replay.validate().map_err(|e| e.within("replay"))?;
+        if self.replay.capacity < batch_size {
+            return Err(EbmError::hyperparameter(
+                "replay.capacity",
+                "must be >= train.batch_size",
+                format!("{} (batch_size {batch_size})", self.replay.capacity),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(f64::try_from(t.f_to_kind(Kind::Double)?)?)
+}
+
+fn mean(t: &Tensor) -> Result<f64> {
+    scalar(&t.f_mean(Kind::Double)?)
+}
+
+/// E(y) = MLP(y), unconditional: x is `[B, 0]`.
+#[derive(Debug)]
+pub struct DensityEnergy {
+    net: Mlp,
+}
+
+impl Energy for DensityEnergy {
+    fn energy(&self, _x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        Ok(self.net.forward(y).f_squeeze_dim(1)?)
+    }
+}
+
+/// An energy density over `dim`-dimensional points.
+#[derive(Debug)]
+pub struct DensityNet {
+    vs: nn::VarStore,
+    energy: DensityEnergy,
+    config: DensityConfig,
+    dim: i64,
+}
+
+impl DensityNet {
+    /// E: `dim → 1`.
+    pub fn new(dim: i64, config: &DensityConfig, device: Device) -> Result<DensityNet> {
+        let vs = nn::VarStore::new(device);
+        let net = Mlp::new(&(vs.root() / "energy"), dim, 1, &config.energy)?;
+        Ok(DensityNet {
+            vs,
+            energy: DensityEnergy { net },
+            config: config.clone(),
+            dim,
+        })
+    }
+
+    /// The parameters.
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    /// The energy.
+    pub fn energy(&self) -> &DensityEnergy {
+        &self.energy
+    }
+
+    fn no_x(&self, n: i64) -> Result<Tensor> {
+        Ok(Tensor::f_zeros([n, 0], (Kind::Float, self.vs.device()))?)
+    }
+
+    /// E at each row of `y [N, dim]`, without gradient.
+    pub fn energies(&self, y: &Tensor) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        self.energy.energy(&self.no_x(y.size()[0])?, y)
+    }
+
+    /// `n` points of the replay buffer's start noise.
+    pub fn noise(&self, n: i64) -> Result<Tensor> {
+        self.config
+            .replay
+            .init
+            .draw(&[n, self.dim], (Kind::Float, self.vs.device()))
+    }
+
+    /// Langevin chains of `steps` steps from `start`.
+    pub fn sample(&self, start: &Tensor, steps: usize) -> Result<Tensor> {
+        let long = Langevin {
+            steps,
+            ..self.config.langevin.clone()
+        };
+        long.sample(&self.energy, &self.no_x(start.size()[0])?, start)
+    }
+
+    /// Gap (mean E of noise − mean E of data) and the spread of E over the noise points.
+    fn probe(&self, data: &Tensor, noise: &Tensor) -> Result<Probe> {
+        let on_noise = self.energies(noise)?;
+        let gap = mean(&on_noise)? - mean(&self.energies(data)?)?;
+        let spread_std = scalar(&on_noise.f_std(false)?)?;
+        let spread_range = scalar(&on_noise.f_max()?.f_sub(&on_noise.f_min()?)?)?;
+        Ok(Probe {
+            gap,
+            spread_std,
+            spread_range,
+        })
+    }
+
+    /// Trains on the points `y [N, dim]` by contrastive divergence against replay-buffer
+    /// Langevin samples.
+    pub fn fit(
+        &self,
+        objective: &ContrastiveDivergenceConfig,
+        y: &Tensor,
+        config: &TrainConfig,
+        seed: u64,
+        on_epoch: impl FnMut(&EpochRecord),
+    ) -> Result<History> {
+        let cd = objective.check()?;
+        let probe_n = (config.probe_size as i64).min(y.size()[0]);
+        let mut step = DensityStep {
+            net: self,
+            cd,
+            y: y.shallow_clone(),
+            probe_data: y.f_narrow(0, 0, probe_n)?,
+            probe_n,
+            buffer: None,
+            probe_noise: None,
+        };
+        train(&mut step, config, seed, on_epoch)
+    }
+}
+
+/// A density, its objective and its data, as a [`TrainStep`]; the buffer and the probe's
+/// noise are drawn in [`TrainStep::begin`], after seeding.
+struct DensityStep<'a> {
+    net: &'a DensityNet,
+    cd: ContrastiveDivergence,
+    y: Tensor,
+    probe_data: Tensor,
+    probe_n: i64,
+    buffer: Option<ReplayBuffer>,
+    probe_noise: Option<Tensor>,
+}
+
+impl TrainStep for DensityStep<'_> {
+    fn var_store(&self) -> &nn::VarStore {
+        &self.net.vs
+    }
+
+    fn rows(&self) -> i64 {
+        self.y.size()[0]
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        let net = self.net;
+        self.buffer = Some(ReplayBuffer::new(
+            &net.config.replay,
+            net.config.langevin.clone(),
+            &[net.dim],
+            (Kind::Float, net.vs.device()),
+        )?);
+        self.probe_noise = Some(net.noise(self.probe_n.max(64))?);
+        Ok(())
+    }
+
+    fn batch_loss(&mut self, indices: &Tensor) -> Result<Tensor> {
+        let net = self.net;
+        let buffer = self.buffer.as_mut().ok_or_else(not_begun)?;
+        let yb = self.y.f_index_select(0, indices)?;
+        let x = net.no_x(yb.size()[0])?;
+        let negatives = buffer.sample(&net.energy, &x)?;
+        Ok(self.cd.loss(&net.energy, &x, &yb, &negatives)?.loss)
+    }
+
+    fn probe(&self) -> Result<Probe> {
+        let noise = self.probe_noise.as_ref().ok_or_else(not_begun)?;
+        self.net.probe(&self.probe_data, noise)
+    }
+}
+
+fn not_begun() -> EbmError {
+    EbmError::Shape {
+        what: "density training".into(),
+        expected: "TrainStep::begin to have run".into(),
+        got: vec![],
+    }
+}

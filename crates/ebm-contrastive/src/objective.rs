@@ -1,0 +1,91 @@
+//! [`ObjectiveConfig`]: the `[loss]` table of the embedding and density methods, one
+//! serde-tagged enum with the list of its kinds (the counterpart of `ebm_loss::LossConfig`).
+
+use crate::{BarlowTwinsConfig, ContrastiveDivergenceConfig, NtXentConfig, VicRegConfig};
+use ebm_core::Result;
+use serde::{Deserialize, Serialize};
+
+/// The objective of an embedding method (two views per item) or of an energy density.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ObjectiveConfig {
+    /// SimCLR's NT-Xent over the 2N views of a batch (contrastive: in-batch negatives).
+    NtXent(NtXentConfig),
+    /// VICReg (non-contrastive: variance, invariance, covariance).
+    Vicreg(VicRegConfig),
+    /// Barlow Twins (non-contrastive: cross-correlation to the identity).
+    BarlowTwins(BarlowTwinsConfig),
+    /// Contrastive divergence with model samples as negatives (densities).
+    ContrastiveDivergence(ContrastiveDivergenceConfig),
+}
+
+impl ObjectiveConfig {
+    /// Every `kind`, as written in configs, in the order of the variants.
+    pub const KINDS: [&'static str; 4] = [
+        "nt_xent",
+        "vicreg",
+        "barlow_twins",
+        "contrastive_divergence",
+    ];
+
+    /// The `kind` as written in configs.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ObjectiveConfig::NtXent(_) => "nt_xent",
+            ObjectiveConfig::Vicreg(_) => "vicreg",
+            ObjectiveConfig::BarlowTwins(_) => "barlow_twins",
+            ObjectiveConfig::ContrastiveDivergence(_) => "contrastive_divergence",
+        }
+    }
+
+    /// Whether the objective trains an encoder of paired views (as opposed to a density).
+    pub fn is_embedding(&self) -> bool {
+        match self {
+            ObjectiveConfig::NtXent(_)
+            | ObjectiveConfig::Vicreg(_)
+            | ObjectiveConfig::BarlowTwins(_) => true,
+            ObjectiveConfig::ContrastiveDivergence(_) => false,
+        }
+    }
+
+    /// Checks the hyperparameters.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            ObjectiveConfig::NtXent(c) => c.check().map(drop),
+            ObjectiveConfig::Vicreg(c) => c.check().map(drop),
+            ObjectiveConfig::BarlowTwins(c) => c.check().map(drop),
+            ObjectiveConfig::ContrastiveDivergence(c) => c.check().map(drop),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_names_agree() {
+        let all = [
+            ObjectiveConfig::NtXent(NtXentConfig::default()),
+            ObjectiveConfig::Vicreg(VicRegConfig::default()),
+            ObjectiveConfig::BarlowTwins(BarlowTwinsConfig::default()),
+            ObjectiveConfig::ContrastiveDivergence(ContrastiveDivergenceConfig::default()),
+        ];
+        let names: Vec<_> = all.iter().map(ObjectiveConfig::kind_name).collect();
+        assert_eq!(names, ObjectiveConfig::KINDS);
+        assert_eq!(all.iter().filter(|o| o.is_embedding()).count(), 3);
+        for o in &all {
+            o.check().expect("defaults are valid");
+        }
+    }
+
+    #[test]
+    fn a_bad_hyperparameter_is_a_typed_error() {
+        let bad = ObjectiveConfig::NtXent(NtXentConfig {
+            temperature: -1.0,
+            ..NtXentConfig::default()
+        });
+        let err = bad.check().expect_err("τ < 0");
+        assert!(err.to_string().contains("temperature"), "{err}");
+    }
+}

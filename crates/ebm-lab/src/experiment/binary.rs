@@ -1,0 +1,39 @@
+//! `kind = "binary"`: architecture 3, E = −y·G(x) with y ∈ {−1, +1} (`ebm_arch::Binary`).
+
+use super::architecture::{run_architecture, CLASSIFIER_METRICS};
+use super::{Experiment, Losses, RunContext, Targets, Trained};
+use crate::error::RunError;
+use ebm_arch::{ClassifierConfig, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+/// The `[model]` table of `kind = "binary"`: G's layers.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BinaryConfig(pub ClassifierConfig);
+
+impl Experiment for BinaryConfig {
+    fn targets(&self) -> &'static [Targets] {
+        &[Targets::Binary]
+    }
+
+    fn losses(&self) -> Losses {
+        Losses::Tutorial
+    }
+
+    fn metric_names(&self) -> &'static [&'static str] {
+        CLASSIFIER_METRICS
+    }
+
+    fn check(&self, _train: &TrainConfig) -> ebm_core::Result<()> {
+        self.0.check().map_err(|e| e.within("model"))
+    }
+
+    fn shrink(&mut self, _train: &TrainConfig) {}
+
+    fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
+        let model = self
+            .0
+            .build_binary(context.data.train.x_dim(), context.data.device)?;
+        run_architecture(context, &model, None)
+    }
+}

@@ -1,0 +1,119 @@
+//! `kind = "density"`: an energy E(y) over the data (`ebm_arch::DensityNet`) trained by
+//! contrastive divergence; measured by how close fresh Langevin samples come to the data.
+
+use super::{insert, Experiment, Losses, RunContext, Targets, Trained};
+use crate::error::RunError;
+use crate::evaluate::density_figure;
+use crate::sections::LossSection;
+use ebm_arch::{save_checkpoint, DensityConfig, DensityNet, TrainConfig};
+use ebm_contrastive::{Distance, ObjectiveConfig};
+use ebm_core::{EbmError, Energy};
+use std::collections::BTreeMap;
+use tch::{Kind, Tensor};
+
+/// The mean over the rows of `points [S, d]` of the distance to the nearest row of `data [N, d]`.
+pub fn mean_distance_to(points: &Tensor, data: &Tensor) -> ebm_core::Result<f64> {
+    let _guard = tch::no_grad_guard();
+    let d = Distance::EUCLIDEAN.pairwise(points, data)?;
+    Ok(f64::try_from(
+        d.f_amin(1, false)?
+            .f_mean(Kind::Double)?
+            .f_to_kind(Kind::Double)?,
+    )?)
+}
+
+impl Experiment for DensityConfig {
+    fn targets(&self) -> &'static [Targets] {
+        &[Targets::Density]
+    }
+
+    fn losses(&self) -> Losses {
+        Losses::Density
+    }
+
+    fn metric_names(&self) -> &'static [&'static str] {
+        &[
+            "sample_distance",
+            "noise_distance",
+            "untrained_sample_distance",
+            "improvement",
+            "energy_gap",
+        ]
+    }
+
+    fn check(&self, train: &TrainConfig) -> ebm_core::Result<()> {
+        DensityConfig::check(self, train.batch_size).map_err(|e| e.within("model"))
+    }
+
+    fn shrink(&mut self, train: &TrainConfig) {
+        self.langevin.steps = self.langevin.steps.min(5);
+        self.replay.capacity = self.replay.capacity.min(train.batch_size.max(200));
+    }
+
+    fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
+        let LossSection::Method(ObjectiveConfig::ContrastiveDivergence(cd)) = context.loss else {
+            return Err(EbmError::hyperparameter(
+                "loss.kind",
+                "a density model takes contrastive_divergence",
+                context.loss.kind_name(),
+            )
+            .into());
+        };
+        let (data, eval) = (context.data, context.eval);
+        let dim = data.train.y_dim().unwrap_or(2);
+        let net = DensityNet::new(dim, self, data.device)?;
+        // The same noise starts the chains before and after training.
+        let start = net.noise(eval.samples as i64)?;
+        let untrained = net.sample(&start, eval.sample_steps)?;
+        let history = net.fit(cd, &data.train.y, context.train, context.seed, |r| {
+            context.progress.epoch(r)
+        })?;
+        context.progress.finish();
+        let samples = net.sample(&start, eval.sample_steps)?;
+        let all = data.all_cpu.y.to_device(data.device);
+        let sample_distance = mean_distance_to(&samples, &all)?;
+        let noise_distance = mean_distance_to(&start, &all)?;
+        let mut metrics = BTreeMap::new();
+        insert(&mut metrics, "sample_distance", sample_distance);
+        insert(&mut metrics, "noise_distance", noise_distance);
+        insert(
+            &mut metrics,
+            "untrained_sample_distance",
+            mean_distance_to(&untrained, &all)?,
+        );
+        insert(
+            &mut metrics,
+            "improvement",
+            noise_distance / sample_distance,
+        );
+        let mean_energy = |t: &Tensor| -> Result<f64, RunError> {
+            Ok(f64::try_from(net.energies(t)?.f_mean(Kind::Double)?)?)
+        };
+        insert(
+            &mut metrics,
+            "energy_gap",
+            mean_energy(&start)? - mean_energy(&all)?,
+        );
+        save_checkpoint(net.var_store(), &context.folder.file("model.safetensors"))?;
+        if dim == 2 {
+            density_figure(
+                &context.folder.file("density.png"),
+                |points| {
+                    let _guard = tch::no_grad_guard();
+                    let no_x = Tensor::f_zeros([points.size()[0], 0], (Kind::Float, data.device))?;
+                    net.energy().energy(&no_x, points)
+                },
+                data.device,
+                &data.all_cpu,
+                &samples,
+                eval,
+                &context.title("energy and Langevin samples"),
+            )?;
+        }
+        Ok(Trained {
+            history,
+            metrics,
+            gap_title: "Energy gap: noise − data",
+        })
+    }
+}

@@ -1,0 +1,53 @@
+//! `kind = "latent"`: architecture 5, E(x, y, z) = ½‖G(x, z) − y‖² with z marginalised by
+//! a β soft-min (`ebm_arch::LatentModel`).
+
+use super::architecture::{
+    run_architecture, shrink_continuous, shrink_search, Continuous, CONTINUOUS_METRICS,
+};
+use super::{Experiment, Losses, RunContext, Targets, Trained};
+use crate::error::RunError;
+use ebm_arch::{LatentModelConfig, TrainConfig};
+use ebm_latent::LatentSpaceConfig;
+
+impl Experiment for LatentModelConfig {
+    fn targets(&self) -> &'static [Targets] {
+        &[Targets::Regression]
+    }
+
+    fn losses(&self) -> Losses {
+        Losses::Tutorial
+    }
+
+    fn metric_names(&self) -> &'static [&'static str] {
+        CONTINUOUS_METRICS
+    }
+
+    fn check(&self, _train: &TrainConfig) -> ebm_core::Result<()> {
+        LatentModelConfig::check(self).map_err(|e| e.within("model"))
+    }
+
+    fn shrink(&mut self, _train: &TrainConfig) {
+        shrink_continuous(&mut self.y_range, &mut self.search);
+        match &mut self.latent.z {
+            LatentSpaceConfig::Continuous { search, .. } => shrink_search(search),
+            LatentSpaceConfig::Finite { .. }
+            | LatentSpaceConfig::OneHot { .. }
+            | LatentSpaceConfig::Grid { .. }
+            | LatentSpaceConfig::MonteCarlo { .. } => {}
+        }
+    }
+
+    fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
+        let train = &context.data.train;
+        let model = self.build(
+            train.x_dim(),
+            train.y_dim().unwrap_or(1),
+            context.data.device,
+        )?;
+        let continuous = Continuous {
+            y_range: &self.y_range,
+            train_mse: false,
+        };
+        run_architecture(context, &model, Some(continuous))
+    }
+}
