@@ -1,31 +1,90 @@
 //! `ebm-lab`: runs experiments described by TOML configs.
 //!
 //! ```text
-//! ebm-lab run CONFIG.toml [--set key=value ...] [--runs-dir DIR]
+//! ebm-lab run CONFIG.toml [--set key=value ...] [--runs-dir DIR] [--quiet]
 //! ebm-lab demo [--quick] [--configs DIR] [--runs-dir DIR]
 //! ebm-lab check CONFIG.toml ...
 //! ```
+//!
+//! `ebm-lab --help` and `ebm-lab COMMAND --help` list every option.
 
 use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
 use ebm_lab::demo::{plot_locations, summary_table};
 use ebm_lab::{demo, DemoOptions, ProgressMode, RunConfig, RunOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage:
-  ebm-lab run CONFIG.toml [--set key=value ...] [--runs-dir DIR]
-      train, evaluate and write runs/<name>/<timestamp>/ (config, metrics, history,
-      checkpoint, plots); --set overrides a value of the config, e.g. --set train.epochs=5
-  ebm-lab demo [--quick] [--configs DIR] [--runs-dir DIR]
-      run the suite of configs/ and print a summary table (--quick, or EBM_LAB_QUICK=1:
-      a few seconds per run)
-  ebm-lab check CONFIG.toml ...
-      parse and check configs without running them";
+/// Runs energy-based-model experiments described by TOML configs.
+#[derive(Debug, Parser)]
+#[command(name = "ebm-lab", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train, evaluate and write runs/<name>/<timestamp>/ (config, metrics, history,
+    /// checkpoint, plots).
+    Run {
+        /// The config file.
+        config: PathBuf,
+        /// Override a value of the config, e.g. --set train.epochs=5 (repeatable; the value
+        /// is read as TOML).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// The folder that holds the report folders.
+        #[arg(long, value_name = "DIR", default_value = "runs")]
+        runs_dir: PathBuf,
+        /// No progress output.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run the suite of configs/ and print a summary table.
+    Demo {
+        /// A few seconds per run (also EBM_LAB_QUICK=1): tiny data, 2 epochs.
+        #[arg(long)]
+        quick: bool,
+        /// The folder of the suite's configs.
+        #[arg(long, value_name = "DIR", default_value = "configs")]
+        configs: PathBuf,
+        /// The folder that holds the report folders.
+        #[arg(long, value_name = "DIR", default_value = "runs")]
+        runs_dir: PathBuf,
+    },
+    /// Parse and check configs without running them.
+    Check {
+        /// The config files.
+        #[arg(required = true)]
+        configs: Vec<PathBuf>,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match dispatch(&args) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print and succeed; usage errors exit with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Run {
+            config,
+            overrides,
+            runs_dir,
+            quiet,
+        } => run_command(&config, &overrides, runs_dir, quiet),
+        Command::Demo {
+            quick,
+            configs,
+            runs_dir,
+        } => demo_command(quick, configs, runs_dir),
+        Command::Check { configs } => check_command(&configs),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ebm-lab: error: {e:#}");
@@ -34,65 +93,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// The value after a flag (`--flag value` or `--flag=value`).
-fn flag_value(args: &[String], i: &mut usize, flag: &str) -> Result<Option<String>> {
-    let arg = &args[*i];
-    if let Some(v) = arg.strip_prefix(&format!("{flag}=")) {
-        return Ok(Some(v.to_string()));
-    }
-    if arg == flag {
-        *i += 1;
-        return match args.get(*i) {
-            Some(v) => Ok(Some(v.clone())),
-            None => bail!("{flag} needs a value\n{USAGE}"),
-        };
-    }
-    Ok(None)
-}
-
-fn dispatch(args: &[String]) -> Result<ExitCode> {
-    let Some(command) = args.first() else {
-        eprintln!("{USAGE}");
-        return Ok(ExitCode::from(2));
+fn run_command(
+    path: &std::path::Path,
+    overrides: &[String],
+    runs_dir: PathBuf,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let mut options = RunOptions {
+        runs_dir,
+        ..RunOptions::default()
     };
-    let rest = &args[1..];
-    match command.as_str() {
-        "run" => run_command(rest),
-        "demo" => demo_command(rest),
-        "check" => check_command(rest),
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        other => bail!("unknown command `{other}`\n{USAGE}"),
+    if quiet {
+        options.progress = ProgressMode::Quiet;
     }
-}
-
-fn run_command(args: &[String]) -> Result<ExitCode> {
-    let mut config = None;
-    let mut overrides = Vec::new();
-    let mut options = RunOptions::default();
-    let mut i = 0;
-    while i < args.len() {
-        if let Some(v) = flag_value(args, &mut i, "--set")? {
-            overrides.push(v);
-        } else if let Some(v) = flag_value(args, &mut i, "--runs-dir")? {
-            options.runs_dir = PathBuf::from(v);
-        } else if args[i] == "--quiet" {
-            options.progress = ProgressMode::Quiet;
-        } else if args[i].starts_with("--") {
-            bail!("unknown option `{}`\n{USAGE}", args[i]);
-        } else if config.is_none() {
-            config = Some(PathBuf::from(&args[i]));
-        } else {
-            bail!("one config per run (got `{}` too)\n{USAGE}", args[i]);
-        }
-        i += 1;
-    }
-    let Some(path) = config else {
-        bail!("`run` needs a config file\n{USAGE}");
-    };
-    let loaded = RunConfig::load_with(&path, &overrides)?;
+    let loaded = RunConfig::load_with(path, overrides)?;
     let outcome = ebm_lab::run(&loaded, &options)
         .with_context(|| format!("run {} failed", path.display()))?;
     let m = &outcome.metrics;
@@ -126,24 +140,13 @@ fn run_command(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo_command(args: &[String]) -> Result<ExitCode> {
-    let mut options = DemoOptions {
-        quick: std::env::var("EBM_LAB_QUICK").is_ok_and(|v| !v.is_empty() && v != "0"),
+fn demo_command(quick: bool, configs_dir: PathBuf, runs_dir: PathBuf) -> Result<ExitCode> {
+    let options = DemoOptions {
+        quick: quick || std::env::var("EBM_LAB_QUICK").is_ok_and(|v| !v.is_empty() && v != "0"),
+        configs_dir,
+        runs_dir,
         ..DemoOptions::default()
     };
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "--quick" {
-            options.quick = true;
-        } else if let Some(v) = flag_value(args, &mut i, "--configs")? {
-            options.configs_dir = PathBuf::from(v);
-        } else if let Some(v) = flag_value(args, &mut i, "--runs-dir")? {
-            options.runs_dir = PathBuf::from(v);
-        } else {
-            bail!("unknown option `{}`\n{USAGE}", args[i]);
-        }
-        i += 1;
-    }
     let missing = ebm_lab::demo::missing_configs(&options.configs_dir);
     if !missing.is_empty() {
         bail!(
@@ -172,15 +175,13 @@ fn demo_command(args: &[String]) -> Result<ExitCode> {
     })
 }
 
-fn check_command(args: &[String]) -> Result<ExitCode> {
-    if args.is_empty() {
-        bail!("`check` needs config files\n{USAGE}");
-    }
+fn check_command(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut failed = false;
-    for path in args {
-        match RunConfig::load(std::path::Path::new(path)) {
+    for path in paths {
+        match RunConfig::load(path) {
             Ok(c) => println!(
-                "{path}: ok ({} with {} loss on {})",
+                "{}: ok ({} with {} loss on {})",
+                path.display(),
                 c.model.kind_name(),
                 c.loss.kind_name(),
                 c.data.source.kind_name()
@@ -196,4 +197,91 @@ fn check_command(args: &[String]) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ebm-lab").chain(args.iter().copied()))
+            .map(|c| c.command)
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        let help = Cli::command().render_long_help().to_string();
+        for command in ["run", "demo", "check"] {
+            assert!(help.contains(command), "{command} missing from --help");
+        }
+        let run_help = Cli::command()
+            .find_subcommand_mut("run")
+            .expect("run")
+            .render_long_help()
+            .to_string();
+        for flag in ["--set", "--runs-dir", "--quiet"] {
+            assert!(run_help.contains(flag), "{flag} missing from run --help");
+        }
+    }
+
+    #[test]
+    fn run_takes_a_config_repeated_sets_and_its_flags() {
+        let Command::Run {
+            config,
+            overrides,
+            runs_dir,
+            quiet,
+        } = parse(&[
+            "run",
+            "configs/binary.toml",
+            "--set",
+            "train.epochs=3",
+            "--set=loss.margin=0.5",
+            "--runs-dir",
+            "out",
+            "--quiet",
+        ])
+        .expect("parses")
+        else {
+            panic!("a run command")
+        };
+        assert_eq!(config, PathBuf::from("configs/binary.toml"));
+        assert_eq!(overrides, ["train.epochs=3", "loss.margin=0.5"]);
+        assert_eq!(runs_dir, PathBuf::from("out"));
+        assert!(quiet);
+    }
+
+    #[test]
+    fn demo_and_check_parse_with_their_defaults() {
+        let Command::Demo {
+            quick,
+            configs,
+            runs_dir,
+        } = parse(&["demo"]).expect("parses")
+        else {
+            panic!("a demo command")
+        };
+        assert!(!quick);
+        assert_eq!((configs, runs_dir), ("configs".into(), "runs".into()));
+        let Command::Check { configs } = parse(&["check", "a.toml", "b.toml"]).expect("parses")
+        else {
+            panic!("a check command")
+        };
+        assert_eq!(configs.len(), 2);
+    }
+
+    #[rstest::rstest]
+    #[case::no_command(&[])]
+    #[case::unknown_command(&["train"])]
+    #[case::run_without_config(&["run"])]
+    #[case::two_configs(&["run", "a.toml", "b.toml"])]
+    #[case::unknown_flag(&["run", "a.toml", "--epochs", "3"])]
+    #[case::set_without_value(&["run", "a.toml", "--set"])]
+    #[case::check_without_files(&["check"])]
+    fn bad_command_lines_are_usage_errors(#[case] args: &[&str]) {
+        let err = parse(args).expect_err("a usage error");
+        assert!(err.use_stderr(), "{err}");
+    }
 }

@@ -1,14 +1,15 @@
-//! The report of a run: the folder it is written to (built under a temporary name and renamed
-//! into place only when complete), `metrics.json`, `history.csv`, and the UTC timestamp that
-//! names the folder.
+//! The report of a run: the folder it is written to (a `tempfile` folder renamed into place
+//! only when complete), `metrics.json`, `history.csv` (`csv`'s writer), and the UTC timestamp
+//! that names the folder (`time`).
 
 use ebm_arch::History;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 /// What `metrics.json` holds. It depends only on the config and the seed (no time, no path),
 /// so that a rerun on the CPU with one thread gives an identical file.
@@ -53,106 +54,83 @@ pub struct Metrics {
 /// Below this fraction of its initial value, the spread means a collapsed energy.
 pub const COLLAPSE_RATIO: f64 = 0.01;
 
-/// Writes `history.csv`: `epoch,loss,gap,spread_std,spread_range`, one row per epoch.
+/// Writes `history.csv` with `csv`'s writer: `epoch,loss,gap,spread_std,spread_range`, one
+/// row per epoch.
 pub fn write_history(path: &Path, history: &History) -> io::Result<()> {
-    let mut text = String::from("epoch,loss,gap,spread_std,spread_range\n");
-    for r in &history.epochs {
-        text.push_str(&format!(
-            "{},{},{},{},{}\n",
-            r.epoch, r.loss, r.gap, r.spread_std, r.spread_range
-        ));
+    let mut writer = csv::Writer::from_path(path)?;
+    for record in &history.epochs {
+        writer.serialize(record)?;
     }
-    std::fs::write(path, text)
+    if history.epochs.is_empty() {
+        writer.write_record(["epoch", "loss", "gap", "spread_std", "spread_range"])?;
+    }
+    writer.flush()
+}
+
+fn utc(time: SystemTime) -> OffsetDateTime {
+    OffsetDateTime::from(time)
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC.
 pub fn utc_stamp(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    utc(time)
+        .format(format_description!(
+            "[year][month][day]-[hour][minute][second]"
+        ))
+        .unwrap_or_default()
 }
 
-/// The same instant as RFC 3339 (`2026-11-29T12:04:05Z`), for `run.json`.
+/// The same instant as RFC 3339 to the second (`2026-11-29T12:04:05Z`), for `run.json`.
 pub fn utc_rfc3339(time: SystemTime) -> String {
-    let s = utc_stamp(time);
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &s[0..4],
-        &s[4..6],
-        &s[6..8],
-        &s[9..11],
-        &s[11..13],
-        &s[13..15]
-    )
+    utc(time)
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_default()
 }
 
-/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// A report folder under construction: `<root>/<name>/.tmp-<stamp>-<pid>-<k>/`, renamed to
-/// `<root>/<name>/<stamp>/` by [`RunFolder::commit`]. Dropped without a commit (an error, a
-/// panic), it is removed, with `<root>/<name>/` when that is left empty.
+/// A report folder under construction: a `tempfile` folder `<root>/<name>/.tmp-<stamp>-…/`,
+/// renamed to `<root>/<name>/<stamp>/` by [`RunFolder::commit`]. Dropped without a commit (an
+/// error, a panic), it is removed, with `<root>/<name>/` when that is left empty.
 #[derive(Debug)]
 pub struct RunFolder {
-    tmp: PathBuf,
+    tmp: Option<tempfile::TempDir>,
     parent: PathBuf,
     stamp: String,
-    committed: bool,
 }
 
 impl RunFolder {
     /// Creates the temporary folder.
     pub fn create(root: &Path, name: &str, stamp: &str) -> io::Result<RunFolder> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let parent = root.join(name);
         std::fs::create_dir_all(&parent)?;
-        let tmp = parent.join(format!(
-            ".tmp-{stamp}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&tmp)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".tmp-{stamp}-"))
+            .tempdir_in(&parent)?;
         Ok(RunFolder {
-            tmp,
+            tmp: Some(tmp),
             parent,
             stamp: stamp.to_string(),
-            committed: false,
         })
     }
 
     /// Where files go until the commit.
     pub fn path(&self) -> &Path {
-        &self.tmp
+        match &self.tmp {
+            Some(tmp) => tmp.path(),
+            None => &self.parent,
+        }
     }
 
     /// A file inside the folder.
     pub fn file(&self, name: &str) -> PathBuf {
-        self.tmp.join(name)
+        self.path().join(name)
     }
 
     /// Moves the folder to `<name>/<stamp>/`, or `<stamp>-2`, `-3`, … when that exists: an
     /// existing run folder is never overwritten.
     pub fn commit(mut self) -> io::Result<PathBuf> {
+        let tmp = self.path().to_path_buf();
         for k in 1.. {
             let name = if k == 1 {
                 self.stamp.clone()
@@ -163,8 +141,11 @@ impl RunFolder {
             if target.exists() {
                 continue;
             }
-            std::fs::rename(&self.tmp, &target)?;
-            self.committed = true;
+            std::fs::rename(&tmp, &target)?;
+            // The folder is in place: nothing is left for the TempDir to remove.
+            if let Some(dir) = self.tmp.take() {
+                let _ = dir.keep();
+            }
             return Ok(target);
         }
         unreachable!("an unbounded range always yields")
@@ -173,8 +154,8 @@ impl RunFolder {
 
 impl Drop for RunFolder {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.tmp);
+        if let Some(tmp) = self.tmp.take() {
+            drop(tmp);
             // Only succeeds when empty: other runs of the same config stay.
             let _ = std::fs::remove_dir(&self.parent);
         }
@@ -184,7 +165,7 @@ impl Drop for RunFolder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn stamps_are_utc_calendar_dates() {
@@ -212,9 +193,49 @@ mod tests {
         assert_eq!(b, root.path().join("demo/20260101-000000-2"));
         assert_eq!(std::fs::read_to_string(a.join("a.txt")).expect("read"), "1");
 
+        // The temporary folder is hidden and removed on drop.
         let dropped = RunFolder::create(root.path(), "failed", "20260101-000000").expect("create");
+        let name = dropped
+            .path()
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.starts_with(".tmp-20260101-000000-"), "{name}");
         std::fs::write(dropped.file("half.txt"), "x").expect("write");
         drop(dropped);
         assert!(!root.path().join("failed").exists());
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+    use ebm_arch::EpochRecord;
+
+    #[test]
+    fn history_csv_has_a_header_and_one_row_per_epoch() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("history.csv");
+        let record = |epoch, loss| EpochRecord {
+            epoch,
+            loss,
+            gap: 0.5,
+            spread_std: 0.25,
+            spread_range: f64::NAN,
+        };
+        let history = History {
+            epochs: vec![record(1, 2.0), record(2, 1.5)],
+            initial_spread_std: 1.0,
+        };
+        write_history(&path, &history).expect("writes");
+        let text = std::fs::read_to_string(&path).expect("reads");
+        assert_eq!(
+            text,
+            "epoch,loss,gap,spread_std,spread_range\n1,2.0,0.5,0.25,NaN\n2,1.5,0.5,0.25,NaN\n"
+        );
+        write_history(&path, &History::default()).expect("writes");
+        let text = std::fs::read_to_string(&path).expect("reads");
+        assert_eq!(text, "epoch,loss,gap,spread_std,spread_range\n");
     }
 }

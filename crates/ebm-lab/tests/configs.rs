@@ -152,6 +152,11 @@ fn base(model: &str, loss: &str, extra: &str) -> String {
 #[case::unknown_metric(&base("binary", "hinge", "[eval]\nmetric = \"coverage\"\n"), "eval.metric", Some(10))]
 #[case::bad_name("name = \"../up\"\n[data]\nkind = \"sine\"\n[model]\nkind = \"regression\"\n[loss]\nkind = \"energy\"\n", "name", Some(1))]
 #[case::no_threads(&format!("threads = 0\n{}", base("binary", "hinge", "")), "threads", Some(1))]
+#[case::inline_table_value("name = \"x\"\n[data]\nkind = \"two_moons\"\n[model]\nkind = \"binary\"\ng = { hidden = [8], activation = \"tanhh\" }\n[loss]\nkind = \"hinge\"\n", "model.g.activation", Some(6))]
+#[case::inline_table_check("name = \"x\"\n[data]\nkind = \"sine\"\n[model]\nkind = \"implicit_regression\"\ny_range = { lo = -1.0, hi = 1.0, epsilon = -0.5 }\n[loss]\nkind = \"nll\"\n", "model.y_range.epsilon", Some(6))]
+#[case::multi_line_array_check("name = \"x\"\n[data]\nkind = \"two_moons\"\n[model]\nkind = \"binary\"\n[model.g]\nactivation = \"relu\"\nhidden = [\n  64,\n  0,\n]\n[loss]\nkind = \"hinge\"\n", "model.g.hidden", Some(8))]
+#[case::multi_line_array_type("name = \"x\"\n[data]\nkind = \"two_moons\"\n[model]\nkind = \"binary\"\n[model.g]\nactivation = \"relu\"\nhidden = [\n  64,\n  \"x\",\n]\n[loss]\nkind = \"hinge\"\n", "model.g.hidden", Some(8))]
+#[case::multi_line_array_in_inline_table("name = \"x\"\n[data]\nkind = \"two_moons\"\n[model]\nkind = \"binary\"\ng = { activation = \"relu\", hidden = [\n  64,\n  -3,\n] }\n[loss]\nkind = \"hinge\"\n", "model.g.hidden", Some(6))]
 #[case::unknown_device(&format!("device = \"tpu\"\n{}", base("binary", "hinge", "")), "device", Some(1))]
 fn bad_configs_name_the_field_and_line(
     #[case] text: &str,

@@ -116,8 +116,7 @@ impl RunConfig {
         let keys: Vec<String> = table.keys().cloned().collect();
         let existed = table.contains_key(*last);
         table.insert((*last).to_string(), value);
-        let config: RunConfig = root.try_into().map_err(|e: toml::de::Error| {
-            let (field, message) = value_error_field(&e);
+        let config: RunConfig = from_value(root).map_err(|(field, message)| {
             if !existed && message.starts_with("unknown field") {
                 fail(
                     Some(key),
@@ -207,8 +206,8 @@ fn deserialize(text: &str) -> Result<RunConfig, ConfigError> {
     };
     // The same from the parsed table: slower to point at the text, but it names the keys.
     let value = toml::Value::Table(table.clone());
-    let (path, message) = match value.try_into::<RunConfig>() {
-        Err(e) => value_error_field(&e),
+    let (path, message) = match from_value(value) {
+        Err(failure) => failure,
         Ok(_) => (None, spanned.message().trim().to_string()),
     };
     let path = path.map(|p| refine_path(&table, p, &message));
@@ -229,21 +228,29 @@ fn deserialize(text: &str) -> Result<RunConfig, ConfigError> {
     })
 }
 
-/// The key path (`in `a.b``) and message of an error from deserialising a `toml::Value`.
-fn value_error_field(e: &toml::de::Error) -> (Option<String>, String) {
-    let message = e.message().trim().to_string();
-    let shown = e.to_string();
-    let keys = shown
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("in `").and_then(|r| r.strip_suffix('`')))
-        .map(str::to_string);
-    let path = match (keys, backticked_after(&message, "field `")) {
-        (Some(keys), Some(field)) if !message.starts_with("invalid") => Some(join(&keys, &field)),
-        (None, Some(field)) => Some(field),
-        (keys, _) => keys,
-    };
-    (path, message)
+/// Deserialises a config from a parsed `toml::Value`, with the dotted path of a failure
+/// (from `serde_path_to_error`) and its message.
+fn from_value(value: toml::Value) -> Result<RunConfig, (Option<String>, String)> {
+    serde_path_to_error::deserialize::<_, RunConfig>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().message().trim().to_string();
+        // Array indices (`hidden[1]`) are not keys: the field is the array.
+        let path: String = path
+            .split('.')
+            .map(|s| s.split('[').next().unwrap_or(s))
+            .filter(|s| !s.is_empty() && *s != "?")
+            .collect::<Vec<_>>()
+            .join(".");
+        // "unknown field `x`", "missing field `x`", "field `x` does not apply": the key is
+        // inside the table the path names.
+        let field = backticked_after(&message, "field `");
+        let about_a_key = !message.starts_with("invalid");
+        let path = match field {
+            Some(field) if about_a_key && !path.ends_with(&field) => Some(join(&path, &field)),
+            _ => (!path.is_empty()).then_some(path),
+        };
+        (path, message)
+    })
 }
 
 /// The first `name` in "…prefix`name`…".
