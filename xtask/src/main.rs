@@ -13,6 +13,9 @@
 //! - `bench [ARGS]`: the agreement tests, then the Rust-versus-PyTorch benchmarks.
 //! - `cargo [ARGS]`: any cargo command with libtorch set up.
 
+#[cfg(test)]
+mod modules;
+
 use std::env;
 use std::ffi::OsString;
 use std::fs;

@@ -8,7 +8,7 @@ use ebm_arch::{
     fit, Architecture, ImplicitRegression, MlpConfig, OptimizerConfig, Prediction, TrainConfig,
     YRange,
 };
-use ebm_core::GradientDescent;
+use ebm_core::GradientDescentConfig;
 use ebm_loss::LossConfig;
 use tch::{Device, Kind, Tensor};
 
@@ -37,11 +37,12 @@ fn main() -> ebm_core::Result<()> {
             offending_steps: 5,
             jitter: true,
         };
-        let search = GradientDescent {
+        let search = GradientDescentConfig {
             restarts: 8,
             steps: 300,
-            ..GradientDescent::default()
-        };
+            ..GradientDescentConfig::default()
+        }
+        .check()?;
         let model = ImplicitRegression::new(
             1,
             1,

@@ -1,8 +1,9 @@
 //! What every architecture offers the trainer and the runner.
 
-use ebm_core::error::{batch_size, check_count, check_positive};
+use ebm_core::check::{check_count, check_positive, ensure_finite, ensure_same_batch, matrix};
 use ebm_core::{
-    ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescent, Minimum, Quadrature, Result,
+    ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescent, GradientDescentConfig,
+    Minimum, Quadrature, Result,
 };
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
@@ -72,11 +73,12 @@ pub struct ContinuousAnswers {
 }
 
 impl ContinuousAnswers {
-    /// Builds the box, the grid (y of dimension 1 or 2) and checks ε and the search settings.
+    /// Builds the box and the grid (y of dimension 1 or 2) and checks ε; `search` was checked
+    /// when it was made (`GradientDescentConfig::check`), and the offending search is the
+    /// same descent with `range.offending_steps` steps.
     pub fn new(dim: i64, range: &YRange, search: GradientDescent) -> Result<Self> {
         let space = ContinuousSpace::boxed(dim, range.lo, range.hi)?;
         check_positive("epsilon", range.epsilon)?;
-        search.validate()?;
         let grid = match dim {
             1 => Quadrature::grid_1d(
                 range.lo,
@@ -100,10 +102,11 @@ impl ContinuousAnswers {
                 })
             }
         };
-        let offending = GradientDescent {
+        let offending = GradientDescentConfig {
             steps: check_count("offending_steps", range.offending_steps)?,
-            ..search.clone()
-        };
+            ..search.config()
+        }
+        .check()?;
         Ok(ContinuousAnswers {
             space,
             grid,
@@ -186,17 +189,11 @@ pub trait Architecture: Energy {
 
     /// Checks x (shape `[B, x_dim]`, finite) and, when given, y against the model.
     fn check_inputs(&self, x: &Tensor, y: Option<&Tensor>) -> Result<()> {
-        let dims = x.size();
-        if dims.len() != 2 || dims[1] != self.x_dim() {
-            return Err(EbmError::Shape {
-                what: format!("x for the {} model", self.name()),
-                expected: format!("[B, {}]", self.x_dim()),
-                got: dims,
-            });
-        }
-        ebm_core::error::ensure_finite(x, "x")?;
+        let what = format!("x for the {} model", self.name());
+        matrix(x, &what, 0, Some(self.x_dim()))?;
+        ensure_finite(x, "x")?;
         if let Some(y) = y {
-            ebm_core::error::ensure_same_batch(x, "x", y, "y")?;
+            ensure_same_batch(x, "x", y, "y")?;
             self.check_targets(y)?;
         }
         Ok(())
@@ -248,62 +245,8 @@ impl Drop for Frozen {
     }
 }
 
-/// Checks continuous targets: `[B, dim]`, finite.
+/// Checks continuous targets with `ebm_core::check`'s rules: `[B, dim]`, finite.
 pub(crate) fn check_continuous_targets(y: &Tensor, dim: i64, model: &str) -> Result<()> {
-    let dims = y.size();
-    if dims.len() != 2 || dims[1] != dim {
-        return Err(EbmError::Shape {
-            what: format!("y for the {model} model"),
-            expected: format!("[B, {dim}]"),
-            got: dims,
-        });
-    }
-    ebm_core::error::ensure_finite(y, "y")
-}
-
-/// Checks class labels: `[B]` integers in [0, k).
-pub(crate) fn check_class_labels(y: &Tensor, k: i64) -> Result<()> {
-    let dims = y.size();
-    if dims.len() != 1
-        || !matches!(
-            y.kind(),
-            Kind::Int64 | Kind::Int | Kind::Int16 | Kind::Int8 | Kind::Uint8
-        )
-    {
-        return Err(EbmError::InvalidLabel(format!(
-            "class labels must be an integer tensor [B], got {:?} of shape {dims:?}",
-            y.kind()
-        )));
-    }
-    if batch_size(y, "labels")? == 0 {
-        return Ok(());
-    }
-    let lo = i64::try_from(y.min())?;
-    let hi = i64::try_from(y.max())?;
-    if lo < 0 || hi >= k {
-        let bad = if lo < 0 { lo } else { hi };
-        return Err(EbmError::InvalidLabel(format!(
-            "class label {bad} is out of range: labels must be in [0, {k})"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks binary labels: `[B]` floats, each −1 or +1.
-pub(crate) fn check_sign_labels(y: &Tensor) -> Result<()> {
-    let dims = y.size();
-    if dims.len() != 1 {
-        return Err(EbmError::InvalidLabel(format!(
-            "binary labels must be a tensor [B] of -1/+1, got shape {dims:?}"
-        )));
-    }
-    let yf = y.to_kind(Kind::Double);
-    let ok = yf.eq(1.0).logical_or(&yf.eq(-1.0));
-    if !bool::try_from(ok.all())? {
-        let bad = f64::try_from(yf.masked_select(&ok.logical_not()).get(0))?;
-        return Err(EbmError::InvalidLabel(format!(
-            "binary label {bad} is not in {{-1, +1}}"
-        )));
-    }
-    Ok(())
+    matrix(y, &format!("y for the {model} model"), 0, Some(dim))?;
+    ensure_finite(y, "y")
 }

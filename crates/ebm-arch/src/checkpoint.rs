@@ -1,48 +1,49 @@
 //! Checkpoints: a `VarStore` as safetensors, written atomically and loaded with shape checks.
 
 use ebm_core::{EbmError, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::nn::VarStore;
 use tch::Tensor;
 
 /// Saves every variable of `vs` to `path` (safetensors).
 ///
-/// The file is first written next to `path` under a temporary name and then renamed over
-/// it, so a crash or a full disk never leaves a half-written checkpoint in place of a good one.
+/// The file is first written next to `path` as a `tempfile` temporary file and then renamed
+/// over it, so a crash or a full disk never leaves a half-written checkpoint in place of a
+/// good one.
 pub fn save_checkpoint(vs: &VarStore, path: &Path) -> Result<()> {
-    let tmp = temporary_path(path)?;
-    let result = vs
-        .save(&tmp)
-        .map_err(|e| EbmError::Checkpoint(format!("cannot write {}: {e}", tmp.display())))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).map_err(|e| {
-                EbmError::Checkpoint(format!(
-                    "cannot move {} to {}: {e}",
-                    tmp.display(),
-                    path.display()
-                ))
-            })
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if path.file_name().is_none() {
+        return Err(EbmError::Checkpoint(format!(
+            "{} is not a file path",
+            path.display()
+        )));
     }
-    result
-}
-
-fn temporary_path(path: &Path) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| EbmError::Checkpoint(format!("{} is not a file path", path.display())))?;
-    let ext_ok = path.extension().is_some_and(|e| e == "safetensors");
-    if !ext_ok {
+    if path.extension().is_none_or(|e| e != "safetensors") {
         return Err(EbmError::Checkpoint(format!(
             "{} must end in .safetensors",
             path.display()
         )));
     }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     // Keep the extension last: VarStore picks the format from it.
-    let tmp_name = format!(".tmp-{}-{}", std::process::id(), name.to_string_lossy());
-    Ok(path.with_file_name(tmp_name))
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .suffix(".safetensors")
+        .tempfile_in(dir)
+        .map_err(|e| EbmError::Checkpoint(format!("cannot write in {}: {e}", dir.display())))?;
+    vs.save(tmp.path())
+        .map_err(|e| EbmError::Checkpoint(format!("cannot write {}: {e}", tmp.path().display())))?;
+    tmp.persist(path).map_err(|e| {
+        EbmError::Checkpoint(format!(
+            "cannot move {} to {}: {}",
+            e.file.path().display(),
+            path.display(),
+            e.error
+        ))
+    })?;
+    Ok(())
 }
 
 /// Loads `path` into `vs`. Every variable of the model must be in the file with the same

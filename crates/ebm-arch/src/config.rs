@@ -16,8 +16,8 @@ use crate::architecture::YRange;
 use crate::latent::{Coupling, LatentModel};
 use crate::mlp::MlpConfig;
 use crate::models::{Binary, ImplicitRegression, MultiClass, Regression};
-use ebm_core::error::{check_count, check_positive};
-use ebm_core::{EbmError, GradientDescent, Result};
+use ebm_core::check::{check_count, check_positive};
+use ebm_core::{EbmError, GradientDescent, GradientDescentConfig, Result};
 use ebm_latent::LatentConfig;
 use serde::{Deserialize, Serialize};
 use tch::Device;
@@ -45,10 +45,10 @@ impl YRange {
     }
 }
 
-/// Checks a continuous answer's box and search.
-fn check_continuous(y_range: &YRange, search: &GradientDescent) -> Result<()> {
+/// Checks a continuous answer's box and search; gives the checked search.
+fn check_continuous(y_range: &YRange, search: &GradientDescentConfig) -> Result<GradientDescent> {
     y_range.check().map_err(|e| e.within("y_range"))?;
-    search.validate().map_err(|e| e.within("search"))
+    search.check().map_err(|e| e.within("search"))
 }
 
 fn check_embed(embed: i64) -> Result<()> {
@@ -67,27 +67,24 @@ pub struct RegressionConfig {
     /// The box of y (the energy's probe grid and the landscape plot).
     pub y_range: YRange,
     /// Gradient descent for inference by descent (unused by `predict`, which is closed form).
-    pub search: GradientDescent,
+    pub search: GradientDescentConfig,
 }
 
 impl RegressionConfig {
     /// Checks every value.
     pub fn check(&self) -> Result<()> {
-        self.g.validate().map_err(|e| e.within("g"))?;
+        self.checked_search().map(drop)
+    }
+
+    fn checked_search(&self) -> Result<GradientDescent> {
+        self.g.check().map_err(|e| e.within("g"))?;
         check_continuous(&self.y_range, &self.search)
     }
 
     /// The model for `x_dim` inputs and `y_dim` outputs.
     pub fn build(&self, x_dim: i64, y_dim: i64, device: Device) -> Result<Regression> {
-        self.check()?;
-        Regression::new(
-            x_dim,
-            y_dim,
-            &self.g,
-            &self.y_range,
-            self.search.clone(),
-            device,
-        )
+        let search = self.checked_search()?;
+        Regression::new(x_dim, y_dim, &self.g, &self.y_range, search, device)
     }
 }
 
@@ -104,7 +101,7 @@ pub struct ImplicitRegressionConfig {
     /// The box of y, its quadrature grid, ε of the most offending answer.
     pub y_range: YRange,
     /// Gradient descent with restarts: the inference.
-    pub search: GradientDescent,
+    pub search: GradientDescentConfig,
 }
 
 impl Default for ImplicitRegressionConfig {
@@ -114,7 +111,7 @@ impl Default for ImplicitRegressionConfig {
             gx: MlpConfig::default(),
             gy: MlpConfig::default(),
             y_range: YRange::default(),
-            search: GradientDescent::default(),
+            search: GradientDescentConfig::default(),
         }
     }
 }
@@ -122,15 +119,19 @@ impl Default for ImplicitRegressionConfig {
 impl ImplicitRegressionConfig {
     /// Checks every value.
     pub fn check(&self) -> Result<()> {
+        self.checked_search().map(drop)
+    }
+
+    fn checked_search(&self) -> Result<GradientDescent> {
         check_embed(self.embed)?;
-        self.gx.validate().map_err(|e| e.within("gx"))?;
-        self.gy.validate().map_err(|e| e.within("gy"))?;
+        self.gx.check().map_err(|e| e.within("gx"))?;
+        self.gy.check().map_err(|e| e.within("gy"))?;
         check_continuous(&self.y_range, &self.search)
     }
 
     /// The model for `x_dim` inputs and `y_dim` outputs.
     pub fn build(&self, x_dim: i64, y_dim: i64, device: Device) -> Result<ImplicitRegression> {
-        self.check()?;
+        let search = self.checked_search()?;
         ImplicitRegression::new(
             x_dim,
             y_dim,
@@ -138,7 +139,7 @@ impl ImplicitRegressionConfig {
             &self.gx,
             &self.gy,
             &self.y_range,
-            self.search.clone(),
+            search,
             device,
         )
     }
@@ -156,7 +157,7 @@ pub struct ClassifierConfig {
 impl ClassifierConfig {
     /// Checks every value.
     pub fn check(&self) -> Result<()> {
-        self.g.validate().map_err(|e| e.within("g"))
+        self.g.check().map_err(|e| e.within("g"))
     }
 
     /// A binary classifier for `x_dim` inputs.
@@ -192,7 +193,7 @@ pub struct LatentModelConfig {
     /// The box of y.
     pub y_range: YRange,
     /// Gradient descent over y for each z.
-    pub search: GradientDescent,
+    pub search: GradientDescentConfig,
 }
 
 impl Default for LatentModelConfig {
@@ -206,7 +207,7 @@ impl Default for LatentModelConfig {
             },
             latent: LatentConfig::default(),
             y_range: YRange::default(),
-            search: GradientDescent::default(),
+            search: GradientDescentConfig::default(),
         }
     }
 }
@@ -214,15 +215,19 @@ impl Default for LatentModelConfig {
 impl LatentModelConfig {
     /// Checks every value.
     pub fn check(&self) -> Result<()> {
-        self.g.validate().map_err(|e| e.within("g"))?;
-        self.g_z.validate().map_err(|e| e.within("g_z"))?;
-        self.latent.validate().map_err(|e| e.within("latent"))?;
+        self.checked_search().map(drop)
+    }
+
+    fn checked_search(&self) -> Result<GradientDescent> {
+        self.g.check().map_err(|e| e.within("g"))?;
+        self.g_z.check().map_err(|e| e.within("g_z"))?;
+        self.latent.check().map_err(|e| e.within("latent"))?;
         check_continuous(&self.y_range, &self.search)
     }
 
     /// The model for `x_dim` inputs and `y_dim` outputs.
     pub fn build(&self, x_dim: i64, y_dim: i64, device: Device) -> Result<LatentModel> {
-        self.check()?;
+        let search = self.checked_search()?;
         LatentModel::new(
             x_dim,
             y_dim,
@@ -231,7 +236,7 @@ impl LatentModelConfig {
             &self.g_z,
             &self.latent,
             &self.y_range,
-            self.search.clone(),
+            search,
             device,
         )
     }

@@ -2,13 +2,13 @@
 //! [`crate::learner`] by contrastive divergence with Langevin negatives from a replay buffer
 //! (`ebm-contrastive`).
 
-use crate::learner::{train, Probe, TrainStep};
+use crate::learner::{train, EpochRecord, History, Probe, TrainConfig, TrainStep};
 use crate::mlp::{Activation, Mlp, MlpConfig};
-use crate::trainer::{EpochRecord, History, TrainConfig};
 use ebm_contrastive::{
-    ContrastiveDivergence, ContrastiveDivergenceConfig, InitNoise, ReplayBuffer, ReplayBufferConfig,
+    ContrastiveDivergence, ContrastiveDivergenceConfig, InitNoise, ReplayBuffer,
+    ReplayBufferConfig, ReplayBufferParams,
 };
-use ebm_core::{EbmError, Energy, Langevin, LangevinStep, Result};
+use ebm_core::{EbmError, Energy, Langevin, LangevinConfig, LangevinStep, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
@@ -20,7 +20,7 @@ pub struct DensityConfig {
     /// E: y → one energy.
     pub energy: MlpConfig,
     /// The sampler that makes the negatives (and the evaluation samples, run longer).
-    pub langevin: Langevin,
+    pub langevin: LangevinConfig,
     /// Persistent chains.
     pub replay: ReplayBufferConfig,
 }
@@ -32,7 +32,7 @@ impl Default for DensityConfig {
                 activation: Activation::Silu,
                 ..MlpConfig::default()
             },
-            langevin: Langevin {
+            langevin: LangevinConfig {
                 step: LangevinStep::Decoupled {
                     step_size: 0.05,
                     noise_std: 0.01,
@@ -54,9 +54,7 @@ impl DensityConfig {
     /// Checks every value; errors name the key (`energy.hidden`, `langevin.step.step_size`,
     /// `replay.capacity`). `batch_size` is the training batch: the buffer must hold one.
     pub fn check(&self, batch_size: usize) -> Result<()> {
-        self.energy.validate().map_err(|e| e.within("energy"))?;
-        self.langevin.validate().map_err(|e| e.within("langevin"))?;
-        self.replay.validate().map_err(|e| e.within("replay"))?;
+        self.checked()?;
         if self.replay.capacity < batch_size {
             return Err(EbmError::hyperparameter(
                 "replay.capacity",
@@ -65,6 +63,14 @@ impl DensityConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The checked sampler and buffer settings (every value but the tie to the batch size).
+    fn checked(&self) -> Result<(Langevin, ReplayBufferParams)> {
+        self.energy.check().map_err(|e| e.within("energy"))?;
+        let langevin = self.langevin.check().map_err(|e| e.within("langevin"))?;
+        let replay = self.replay.check().map_err(|e| e.within("replay"))?;
+        Ok((langevin, replay))
     }
 }
 
@@ -93,19 +99,23 @@ impl Energy for DensityEnergy {
 pub struct DensityNet {
     vs: nn::VarStore,
     energy: DensityEnergy,
-    config: DensityConfig,
+    langevin: Langevin,
+    replay: ReplayBufferParams,
     dim: i64,
 }
 
 impl DensityNet {
-    /// E: `dim → 1`.
+    /// E: `dim → 1`, with the sampler and buffer settings of `config`, checked here (errors
+    /// name the key: `energy.hidden`, `langevin.steps`, `replay.capacity`).
     pub fn new(dim: i64, config: &DensityConfig, device: Device) -> Result<DensityNet> {
+        let (langevin, replay) = config.checked()?;
         let vs = nn::VarStore::new(device);
         let net = Mlp::new(&(vs.root() / "energy"), dim, 1, &config.energy)?;
         Ok(DensityNet {
             vs,
             energy: DensityEnergy { net },
-            config: config.clone(),
+            langevin,
+            replay,
             dim,
         })
     }
@@ -132,18 +142,18 @@ impl DensityNet {
 
     /// `n` points of the replay buffer's start noise.
     pub fn noise(&self, n: i64) -> Result<Tensor> {
-        self.config
-            .replay
-            .init
+        self.replay
+            .init()
             .draw(&[n, self.dim], (Kind::Float, self.vs.device()))
     }
 
-    /// Langevin chains of `steps` steps from `start`.
+    /// Langevin chains of `steps` steps (≥ 1) from `start`, with the config's step rule.
     pub fn sample(&self, start: &Tensor, steps: usize) -> Result<Tensor> {
-        let long = Langevin {
+        let long = LangevinConfig {
             steps,
-            ..self.config.langevin.clone()
-        };
+            ..self.langevin.config()
+        }
+        .check()?;
         long.sample(&self.energy, &self.no_x(start.size()[0])?, start)
     }
 
@@ -209,8 +219,8 @@ impl TrainStep for DensityStep<'_> {
     fn begin(&mut self) -> Result<()> {
         let net = self.net;
         self.buffer = Some(ReplayBuffer::new(
-            &net.config.replay,
-            net.config.langevin.clone(),
+            &net.replay,
+            net.langevin.clone(),
             &[net.dim],
             (Kind::Float, net.vs.device()),
         )?);

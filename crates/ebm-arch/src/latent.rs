@@ -6,7 +6,7 @@ use crate::architecture::{
     Prediction, YRange,
 };
 use crate::mlp::{Mlp, MlpConfig};
-use ebm_core::error::ensure_same_batch;
+use ebm_core::check::ensure_same_batch;
 use ebm_core::{Energy, GradientDescent, Minimum, Result};
 use ebm_latent::{predictions_over_z, LatentConfig, LatentEnergy, Marginalized, YSpace};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,8 @@ pub struct LatentModel {
 
 impl LatentModel {
     /// G from `coupling` (G_x: `x_dim → y_dim` and G_z: `z_dim → y_dim` with `g_z`'s layers,
-    /// or one G: `x_dim + z_dim → y_dim`), z and β from `latent`.
+    /// or one G: `x_dim + z_dim → y_dim`), z, β and the penalty from `latent` (checked
+    /// here); `search` comes from `GradientDescentConfig::check`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         x_dim: i64,
@@ -87,7 +88,8 @@ impl LatentModel {
         search: GradientDescent,
         device: Device,
     ) -> Result<Self> {
-        latent.validate()?;
+        latent.check()?;
+        let penalty = latent.penalty.check().map_err(|e| e.within("penalty"))?;
         let z_space = latent.z.build(Kind::Float, device)?;
         let z_dim = z_space.dim()?;
         let vs = nn::VarStore::new(device);
@@ -108,7 +110,7 @@ impl LatentModel {
             y_dim,
             z_dim,
         };
-        let marginal = Marginalized::new(energy, z_space, latent.beta, latent.penalty)?;
+        let marginal = Marginalized::new(energy, z_space, latent.beta, penalty)?;
         let answers =
             Answers::Continuous(ContinuousAnswers::new(y_dim, range, search)?.to_device(device));
         Ok(LatentModel {

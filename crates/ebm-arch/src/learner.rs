@@ -1,16 +1,165 @@
 //! The one training loop of `ebm`, in the shape of burn's `TrainStep`/`Learner`: a model
 //! supplies the loss of a batch and its probe (energy gap and spread); [`train`] owns the
 //! seeding, the batching, the optimiser, the finite-loss check, the progress callback and the
-//! [`History`].
+//! [`History`]. The settings ([`TrainConfig`], [`OptimizerConfig`]) and the per-epoch
+//! [`EpochRecord`] live here too.
 //!
 //! The supervised architectures ([`crate::fit`]), the siamese encoders ([`crate::Siamese`])
 //! and the energy densities ([`crate::DensityNet`]) are three implementations of
 //! [`TrainStep`].
 
-use crate::trainer::{EpochRecord, History, TrainConfig};
+use ebm_core::check::{check_count, check_momentum, check_non_negative, check_positive};
 use ebm_core::{EbmError, Result};
-use tch::nn;
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, OptimizerConfig as _};
 use tch::{Kind, Tensor};
+
+/// The optimizer and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// Adam (β₁ = 0.9, β₂ = 0.999) with L2 weight decay.
+    Adam {
+        /// Learning rate, > 0.
+        lr: f64,
+        /// Weight decay, ≥ 0.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    /// Stochastic gradient descent with momentum.
+    Sgd {
+        /// Learning rate, > 0.
+        lr: f64,
+        /// Momentum in [0, 1).
+        #[serde(default)]
+        momentum: f64,
+        /// Weight decay, ≥ 0.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        OptimizerConfig::Adam {
+            lr: 1e-2,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// Checks the hyperparameters; errors name the key (`lr`, `momentum`, `weight_decay`).
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            OptimizerConfig::Adam { lr, weight_decay } => {
+                check_positive("lr", lr)?;
+                check_non_negative("weight_decay", weight_decay)?;
+            }
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+            } => {
+                check_positive("lr", lr)?;
+                check_non_negative("weight_decay", weight_decay)?;
+                check_momentum("momentum", momentum)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The optimizer over every trainable variable of `vs` (checked first).
+    pub fn build(&self, vs: &nn::VarStore) -> Result<nn::Optimizer> {
+        self.check()?;
+        Ok(match *self {
+            OptimizerConfig::Adam { lr, weight_decay } => {
+                nn::adam(0.9, 0.999, weight_decay).build(vs, lr)?
+            }
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+            } => nn::sgd(momentum, 0.0, weight_decay, false).build(vs, lr)?,
+        })
+    }
+}
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// The optimizer.
+    pub optimizer: OptimizerConfig,
+    /// Rows per step, ≥ 1.
+    pub batch_size: usize,
+    /// Passes over the data, ≥ 1.
+    pub epochs: usize,
+    /// Rows (the first ones) on which the per-epoch energy gap and spread are measured.
+    pub probe_size: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            optimizer: OptimizerConfig::default(),
+            batch_size: 64,
+            epochs: 50,
+            probe_size: 64,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every setting; errors name the key (`batch_size`, `optimizer.lr`).
+    pub fn check(&self) -> Result<()> {
+        self.optimizer.check().map_err(|e| e.within("optimizer"))?;
+        check_count("batch_size", self.batch_size)?;
+        check_count("epochs", self.epochs)?;
+        check_count("probe_size", self.probe_size)?;
+        Ok(())
+    }
+}
+
+/// What one epoch measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub loss: f64,
+    /// Mean energy gap E_I − E_C on the probe rows after the epoch, E_I being the lowest
+    /// energy over the other candidates (finite Y) or the grid points at least ε from y.
+    pub gap: f64,
+    /// Mean over probe x of the standard deviation of E(x, ·) over Y (grid or candidates).
+    pub spread_std: f64,
+    /// Mean over probe x of max − min of E(x, ·) over Y.
+    pub spread_range: f64,
+}
+
+/// The per-epoch history of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// One record per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Spread (std) of the energy over Y on the probe rows before training.
+    pub initial_spread_std: f64,
+}
+
+impl History {
+    /// The last epoch's record.
+    pub fn last(&self) -> Option<&EpochRecord> {
+        self.epochs.last()
+    }
+
+    /// Final spread as a fraction of the initial one: near 0 means the surface went flat.
+    pub fn spread_ratio(&self) -> f64 {
+        match self.last() {
+            Some(r) if self.initial_spread_std > 0.0 => r.spread_std / self.initial_spread_std,
+            _ => f64::NAN,
+        }
+    }
+}
 
 /// What one probe measured on a model's probe rows, without gradients.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,7 +213,7 @@ pub fn train<M: TrainStep + ?Sized>(
     seed: u64,
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<History> {
-    config.validate()?;
+    config.check()?;
     let seed = i64::try_from(seed).map_err(|_| EbmError::Hyperparameter {
         name: "seed".into(),
         reason: "must be at most i64::MAX",

@@ -61,11 +61,8 @@ pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::{ClassifierConfig, ImplicitRegressionConfig, LatentModelConfig, RegressionConfig};
 pub use density::{DensityConfig, DensityEnergy, DensityNet};
 pub use latent::{Coupling, LatentModel, LatentRegressionEnergy};
-pub use learner::{train, Probe, TrainStep};
+pub use learner::{train, EpochRecord, History, OptimizerConfig, Probe, TrainConfig, TrainStep};
 pub use mlp::{Activation, Mlp, MlpConfig};
 pub use models::{Binary, ImplicitRegression, MultiClass, Regression};
 pub use siamese::{Siamese, SiameseConfig, SiameseScores, ViewsConfig};
-pub use trainer::{
-    batch_energies, fit, train_step, BatchEnergies, EpochRecord, History, OptimizerConfig,
-    TrainConfig,
-};
+pub use trainer::{batch_energies, fit, train_step, BatchEnergies};

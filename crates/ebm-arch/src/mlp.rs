@@ -55,8 +55,8 @@ impl Default for MlpConfig {
 }
 
 impl MlpConfig {
-    /// Checks every width is ≥ 1.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks every width is ≥ 1; the error names the key (`hidden`).
+    pub fn check(&self) -> Result<()> {
         if let Some(w) = self.hidden.iter().find(|&&w| w < 1) {
             return Err(EbmError::Hyperparameter {
                 name: "hidden".into(),
@@ -81,7 +81,7 @@ pub struct Mlp {
 impl Mlp {
     /// Creates the layers under `path` (named `0`, `1`, … in checkpoints).
     pub fn new(path: &nn::Path<'_>, in_dim: i64, out_dim: i64, config: &MlpConfig) -> Result<Self> {
-        config.validate()?;
+        config.check()?;
         for (name, v) in [("input width", in_dim), ("output width", out_dim)] {
             if v < 1 {
                 return Err(EbmError::Hyperparameter {

@@ -1,11 +1,11 @@
 //! Four of the five architectures (the latent-variable one is in `latent.rs`).
 
 use crate::architecture::{
-    check_class_labels, check_continuous_targets, check_sign_labels, with_frozen_parameters,
-    Answers, Architecture, ContinuousAnswers, Prediction, YRange,
+    check_continuous_targets, with_frozen_parameters, Answers, Architecture, ContinuousAnswers,
+    Prediction, YRange,
 };
 use crate::mlp::{Mlp, MlpConfig};
-use ebm_core::error::{ensure_same_batch, ensure_shape};
+use ebm_core::check::{class_labels, ensure_same_batch, ensure_shape, matrix, sign_labels};
 use ebm_core::{
     exhaustive_argmin, EbmError, Energy, FiniteSpace, GradientDescent, Minimum, Result,
 };
@@ -37,15 +37,7 @@ fn half_squared_norm(a: &Tensor, c: &Tensor) -> Result<Tensor> {
 }
 
 fn check_y_width(y: &Tensor, dim: i64, what: &str) -> Result<()> {
-    let dims = y.size();
-    if dims.len() != 2 || dims[1] != dim {
-        return Err(EbmError::Shape {
-            what: what.to_string(),
-            expected: format!("[N, {dim}]"),
-            got: dims,
-        });
-    }
-    Ok(())
+    matrix(y, what, 0, Some(dim)).map(drop)
 }
 
 /// Architecture 1, regression: E(x, y) = ½‖G_W(x) − y‖², ŷ = G_W(x) in closed form.
@@ -58,7 +50,7 @@ pub struct Regression {
 }
 
 impl Regression {
-    /// G: `x_dim → y_dim`.
+    /// G: `x_dim → y_dim`; `search` comes from `GradientDescentConfig::check`.
     pub fn new(
         x_dim: i64,
         y_dim: i64,
@@ -156,7 +148,8 @@ pub struct ImplicitRegression {
 }
 
 impl ImplicitRegression {
-    /// G_x: `x_dim → embed`, G_y: `y_dim → embed`.
+    /// G_x: `x_dim → embed`, G_y: `y_dim → embed`; `search` comes from
+    /// `GradientDescentConfig::check`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         x_dim: i64,
@@ -320,10 +313,10 @@ impl Architecture for Binary {
         })
     }
     fn check_targets(&self, y: &Tensor) -> Result<()> {
-        check_sign_labels(y)
+        sign_labels(y, "binary labels").map(drop)
     }
     fn label_index(&self, y: &Tensor) -> Result<Tensor> {
-        check_sign_labels(y)?;
+        sign_labels(y, "binary labels")?;
         // Candidates are [−1, +1]: −1 is index 0, +1 index 1.
         Ok(y.f_gt(0.0)?.f_to_kind(Kind::Int64)?)
     }
@@ -365,8 +358,8 @@ impl MultiClass {
 impl Energy for MultiClass {
     fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         ensure_same_batch(x, "x", y, "y")?;
-        check_class_labels(y, self.classes())?;
-        let index = y.f_to_kind(Kind::Int64)?.f_unsqueeze(1)?;
+        class_labels(y, "class labels", Some(self.classes()))?;
+        let index = y.f_unsqueeze(1)?;
         Ok(self
             .g
             .forward(x)
@@ -386,11 +379,8 @@ impl Energy for MultiClass {
                 return Ok(self.g.forward(x));
             }
         }
-        check_class_labels(ys, k)?;
-        Ok(self
-            .g
-            .forward(x)
-            .f_index_select(1, &ys.f_to_kind(Kind::Int64)?)?)
+        class_labels(ys, "candidate classes", Some(k))?;
+        Ok(self.g.forward(x).f_index_select(1, ys)?)
     }
 }
 
@@ -419,10 +409,10 @@ impl Architecture for MultiClass {
         })
     }
     fn check_targets(&self, y: &Tensor) -> Result<()> {
-        check_class_labels(y, self.classes())
+        class_labels(y, "class labels", Some(self.classes())).map(drop)
     }
     fn label_index(&self, y: &Tensor) -> Result<Tensor> {
-        check_class_labels(y, self.classes())?;
-        Ok(y.f_to_kind(Kind::Int64)?)
+        class_labels(y, "class labels", Some(self.classes()))?;
+        Ok(y.shallow_clone())
     }
 }

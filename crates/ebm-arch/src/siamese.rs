@@ -3,9 +3,8 @@
 //! with NT-Xent (contrastive, in-batch negatives), VICReg or Barlow Twins (non-contrastive),
 //! from `ebm-contrastive`.
 
-use crate::learner::{train, Probe, TrainStep};
+use crate::learner::{train, EpochRecord, History, Probe, TrainConfig, TrainStep};
 use crate::mlp::{Mlp, MlpConfig};
-use crate::trainer::{EpochRecord, History, TrainConfig};
 use ebm_contrastive::{normalize, Distance, ObjectiveConfig};
 use ebm_core::{EbmError, Result};
 use serde::{Deserialize, Serialize};
@@ -42,7 +41,7 @@ impl Default for SiameseConfig {
 impl SiameseConfig {
     /// Checks every value; errors name the key (`embed`, `views.jitter`, `encoder.hidden`).
     pub fn check(&self) -> Result<()> {
-        self.encoder.validate().map_err(|e| e.within("encoder"))?;
+        self.encoder.check().map_err(|e| e.within("encoder"))?;
         if self.embed < 1 {
             return Err(EbmError::hyperparameter(
                 "embed",
@@ -51,7 +50,7 @@ impl SiameseConfig {
             ));
         }
         self.views.check().map_err(|e| e.within("views"))?;
-        self.distance.validate().map_err(|e| e.within("distance"))
+        self.distance.check().map_err(|e| e.within("distance"))
     }
 }
 
@@ -82,7 +81,7 @@ impl ViewsConfig {
     /// Checks `jitter` and `nuisance_std` are finite and ≥ 0, and `nuisance` fits an i64.
     pub fn check(&self) -> Result<()> {
         for (name, v) in [("jitter", self.jitter), ("nuisance_std", self.nuisance_std)] {
-            ebm_core::error::check_non_negative(name, v)?;
+            ebm_core::check::check_non_negative(name, v)?;
         }
         if i64::try_from(self.nuisance).is_err() {
             return Err(EbmError::hyperparameter(

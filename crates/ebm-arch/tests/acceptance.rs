@@ -7,7 +7,7 @@ use ebm_arch::{
     fit, Architecture, Binary, ImplicitRegression, MlpConfig, MultiClass, OptimizerConfig,
     Prediction, Regression, TrainConfig, YRange,
 };
-use ebm_core::{Energy, GradientDescent};
+use ebm_core::{Energy, GradientDescent, GradientDescentConfig};
 use ebm_loss::LossConfig;
 use rstest::rstest;
 use tch::{Device, Kind, Tensor};
@@ -29,8 +29,8 @@ fn finite_prediction(p: Prediction) -> Tensor {
 #[test]
 fn regression_fits_a_sine_and_descent_agrees_with_the_closed_form() {
     let _rng = seeded(0);
-    let (x, y) = sine(256, 0.05);
-    let (x_test, y_test) = sine(128, 0.05);
+    let (x, y) = sine(256, 0.05, 10);
+    let (x_test, y_test) = sine(128, 0.05, 11);
     let model = Regression::new(
         1,
         1,
@@ -69,12 +69,14 @@ fn regression_fits_a_sine_and_descent_agrees_with_the_closed_form() {
 }
 
 fn implicit_model(range: YRange) -> ImplicitRegression {
-    let search = GradientDescent {
+    let search = GradientDescentConfig {
         restarts: 16,
         steps: 400,
         step_size: 0.05,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     ImplicitRegression::new(
         1,
         1,
@@ -91,7 +93,7 @@ fn implicit_model(range: YRange) -> ImplicitRegression {
 #[test]
 fn implicit_regression_finds_both_branches_where_explicit_regression_averages() {
     let _rng = seeded(1);
-    let (x, y) = two_branches(400);
+    let (x, y) = two_branches(400, 12);
     let range = YRange {
         lo: -1.5,
         hi: 1.5,
@@ -179,7 +181,7 @@ fn implicit_regression_finds_both_branches_where_explicit_regression_averages() 
 #[case(LossConfig::Log {})]
 fn binary_classifies_two_moons(#[case] loss: LossConfig) {
     let _rng = seeded(2);
-    let (x, y) = two_moons(400, 0.1);
+    let (x, y) = two_moons(400, 0.1, 13);
     let model = Binary::new(2, &MlpConfig::default(), Device::Cpu).expect("model");
     let config = TrainConfig {
         optimizer: adam(1e-2),
@@ -216,8 +218,8 @@ fn multi_class_losses() -> Vec<LossConfig> {
 #[test]
 fn multi_class_separates_blobs_and_spirals_with_every_good_loss() {
     for (name, data, epochs) in [
-        ("4 blobs", blobs(100, 4), 60),
-        ("3 spirals", spirals(100, 3, 0.02), 300),
+        ("4 blobs", blobs(400, 4, 14), 60),
+        ("3 spirals", spirals(300, 3, 0.02, 15), 300),
     ] {
         let (x, y) = data;
         for loss in multi_class_losses() {

@@ -7,15 +7,14 @@ use ebm_arch::{load_checkpoint, save_checkpoint, Architecture, MlpConfig, MultiC
 use ebm_core::{EbmError, Energy};
 use tch::{Device, Kind, Tensor};
 
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ebm-arch-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary folder")
 }
 
 #[test]
 fn a_checkpoint_round_trips_and_leaves_no_temporary_file() {
-    let dir = temp_dir("roundtrip");
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let path = dir.join("model.safetensors");
     let _rng = seeded(0);
     let a = MultiClass::new(2, 3, &MlpConfig::default(), Device::Cpu).expect("model");
@@ -32,18 +31,18 @@ fn a_checkpoint_round_trips_and_leaves_no_temporary_file() {
         !ea.allclose(&before, 1e-6, 1e-6, false),
         "the test cannot tell models apart"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
         .expect("dir")
         .map(|e| e.expect("entry").file_name())
         .collect();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]
 fn loading_a_checkpoint_of_another_shape_is_an_error_that_says_so() {
     let _rng = seeded(1);
-    let dir = temp_dir("shape");
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let path = dir.join("model.safetensors");
     let a = MultiClass::new(2, 3, &MlpConfig::default(), Device::Cpu).expect("model");
     save_checkpoint(a.var_store(), &path).expect("save");
@@ -68,5 +67,4 @@ fn loading_a_checkpoint_of_another_shape_is_an_error_that_says_so() {
     assert!(matches!(err, EbmError::Checkpoint(_)), "{err}");
     let err = save_checkpoint(a.var_store(), &dir.join("model.bin")).expect_err("extension");
     assert!(matches!(err, EbmError::Checkpoint(_)), "{err}");
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }

@@ -8,14 +8,14 @@ use ebm_arch::{
     fit, Architecture, ImplicitRegression, MlpConfig, OptimizerConfig, Prediction, TrainConfig,
     YRange,
 };
-use ebm_core::GradientDescent;
+use ebm_core::GradientDescentConfig;
 use ebm_loss::LossConfig;
 use tch::{Device, Kind, Tensor};
 
-fn parabola(n: i64) -> (Tensor, Tensor) {
-    let x = Tensor::rand([n, 1], CPU) * 2.0 - 1.0;
-    let y = x.square();
-    (x, y)
+/// y = x², x ~ U[−1, 1], from `ebm-data`.
+fn parabola(n: usize) -> (Tensor, Tensor) {
+    let data = ebm_data::parabola(n, 0.0, 6).expect("the data set");
+    (data.x, data.y)
 }
 
 fn model(grid_points: usize) -> ImplicitRegression {
@@ -27,12 +27,14 @@ fn model(grid_points: usize) -> ImplicitRegression {
         offending_steps: 5,
         jitter: true,
     };
-    let search = GradientDescent {
+    let search = GradientDescentConfig {
         restarts: 8,
         steps: 300,
         step_size: 0.05,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     ImplicitRegression::new(
         1,
         1,

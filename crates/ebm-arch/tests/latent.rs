@@ -2,22 +2,20 @@
 
 mod common;
 
-use common::{seeded, CPU};
+use common::seeded;
 use ebm_arch::{
     fit, Architecture, Coupling, LatentModel, MlpConfig, OptimizerConfig, Prediction, TrainConfig,
     YRange,
 };
-use ebm_core::GradientDescent;
+use ebm_core::GradientDescentConfig;
 use ebm_latent::{LatentConfig, LatentSpaceConfig};
 use ebm_loss::LossConfig;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
-/// y = x + 0.5·z with a hidden z ∈ {−1, +1}, x ~ U[−1, 1].
-fn mixture(n: i64) -> (Tensor, Tensor) {
-    let x = Tensor::rand([n, 1], CPU) * 2.0 - 1.0;
-    let z = Tensor::randint(2, [n, 1], (Kind::Int64, Device::Cpu)).to_kind(Kind::Float) * 2.0 - 1.0;
-    let y = &x + z * 0.5;
-    (x, y)
+/// y = x + 0.5·z with a hidden z ∈ {−1, +1}, x ~ U[−1, 1], from `ebm-data`.
+fn mixture(n: usize, seed: u64) -> (Tensor, Tensor) {
+    let data = ebm_data::latent_mixture(n, 0.0, seed).expect("the data set");
+    (data.x, data.y)
 }
 
 fn model(z: LatentSpaceConfig) -> LatentModel {
@@ -33,11 +31,13 @@ fn model(z: LatentSpaceConfig) -> LatentModel {
         offending_steps: 10,
         jitter: true,
     };
-    let search = GradientDescent {
+    let search = GradientDescentConfig {
         restarts: 4,
         steps: 200,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     LatentModel::new(
         1,
         1,
@@ -70,7 +70,7 @@ fn config(epochs: usize) -> TrainConfig {
 #[test]
 fn a_hidden_sign_gives_a_prediction_set_covering_both_modes() {
     let _rng = seeded(4);
-    let (x, y) = mixture(400);
+    let (x, y) = mixture(400, 4);
     let m = model(LatentSpaceConfig::default());
     // Min over z of ½‖G(x, z) − y‖²: the energy loss is safe, since two values of z cannot
     // make every y compatible.
@@ -109,18 +109,18 @@ fn a_hidden_sign_gives_a_prediction_set_covering_both_modes() {
 #[test]
 fn an_unpenalised_continuous_z_as_wide_as_y_makes_the_energy_flat() {
     let _rng = seeded(4);
-    let (x, y) = mixture(200);
+    let (x, y) = mixture(200, 5);
     let finite = model(LatentSpaceConfig::default());
     let free = model(LatentSpaceConfig::Continuous {
         dim: 1,
         bounds: None,
         // Large steps are safe with backtracking, and z's curvature starts small (G_z starts
         // near 0), so a long stride is what finds min_z E.
-        search: GradientDescent {
+        search: GradientDescentConfig {
             restarts: 2,
             steps: 100,
             step_size: 20.0,
-            ..GradientDescent::default()
+            ..GradientDescentConfig::default()
         },
     });
     let loss = LossConfig::Energy {}.build().expect("loss");

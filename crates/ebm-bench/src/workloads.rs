@@ -10,7 +10,10 @@ use ebm_arch::{
     MultiClass, OptimizerConfig, Prediction, YRange,
 };
 use ebm_contrastive::{NtXent, NtXentConfig};
-use ebm_core::{exhaustive_argmin, FiniteSpace, FnEnergy, GradientDescent, Langevin, LangevinStep};
+use ebm_core::{
+    exhaustive_argmin, FiniteSpace, FnEnergy, GradientDescentConfig, Langevin, LangevinConfig,
+    LangevinStep,
+};
 use ebm_loss::Hinge;
 use std::path::Path;
 use std::time::Instant;
@@ -163,15 +166,16 @@ impl Descent {
         else {
             bail!("not a descent spec")
         };
-        let search = GradientDescent {
+        let search = GradientDescentConfig {
             step_size: *step_size,
             momentum: *momentum,
             steps: usize::try_from(*steps)?,
             tolerance: 0.0,
             restarts: usize::try_from(*restarts)?,
             backtracking: false,
-            ..GradientDescent::default()
-        };
+            ..GradientDescentConfig::default()
+        }
+        .check()?;
         let range = YRange {
             lo: *lo,
             hi: *hi,
@@ -233,7 +237,7 @@ impl Sampling {
         let vs = nn::VarStore::new(device);
         let net = Mlp::new(&(vs.root() / "e"), 2, 1, &mlp_config(hidden))?;
         weights::save(&vs, dir)?;
-        let langevin = Langevin {
+        let langevin = LangevinConfig {
             step: LangevinStep::Exact {
                 epsilon: *epsilon,
                 beta: 1.0,
@@ -241,8 +245,8 @@ impl Sampling {
             steps: usize::try_from(*steps)?,
             clamp: None,
             grad_clip: None,
-        };
-        langevin.validate()?;
+        }
+        .check()?;
         Ok(Sampling {
             vs,
             net,

@@ -1,27 +1,18 @@
-//! Input checks shared by the losses: shapes, finiteness, labels.
+//! The input checks that are the contrastive losses' own (finite embeddings, two views of one
+//! shape, similar/dissimilar indicators), built on `ebm_core::check`, whose rules (ranks,
+//! batch sizes, class labels) are the same in every crate.
 
-use ebm_core::error::{batch_size, ensure_finite};
+use ebm_core::check::{
+    class_labels, ensure_batch_sizes, ensure_finite, matrix, vector as rank_one,
+};
 use ebm_core::{EbmError, Result};
 use tch::{Kind, Tensor};
 
 /// Checks `t` is a finite `[N, D]` embedding matrix with at least `min_rows` rows; returns (N, D).
 pub(crate) fn embeddings(t: &Tensor, what: &str, min_rows: i64) -> Result<(i64, i64)> {
-    let dims = embedding_shape(t, what, min_rows)?;
+    let dims = matrix(t, what, min_rows, None)?;
     ensure_finite(t, what)?;
     Ok(dims)
-}
-
-/// Checks `t` is an `[N, D]` matrix with at least `min_rows` rows (its shape only).
-fn embedding_shape(t: &Tensor, what: &str, min_rows: i64) -> Result<(i64, i64)> {
-    let dims = t.size();
-    if dims.len() != 2 || dims[0] < min_rows {
-        return Err(EbmError::Shape {
-            what: what.to_string(),
-            expected: format!("[N, D] embeddings with N >= {min_rows}"),
-            got: dims,
-        });
-    }
-    Ok((dims[0], dims[1]))
 }
 
 /// Checks two views are finite embeddings of the same shape `[N, D]`, N ≥ `min_rows`.
@@ -47,15 +38,9 @@ pub(crate) fn view_shapes(
     b_name: &str,
     min_rows: i64,
 ) -> Result<(i64, i64)> {
-    let (n, d) = embedding_shape(a, a_name, min_rows)?;
-    let (m, e) = embedding_shape(b, b_name, min_rows)?;
-    if n != m {
-        return Err(EbmError::BatchMismatch {
-            what: format!("{a_name} and {b_name}"),
-            left: n,
-            right: m,
-        });
-    }
+    let (n, d) = matrix(a, a_name, min_rows, None)?;
+    let (m, e) = matrix(b, b_name, min_rows, None)?;
+    ensure_batch_sizes(n, a_name, m, b_name)?;
     if d != e {
         return Err(EbmError::Shape {
             what: b_name.to_string(),
@@ -68,70 +53,15 @@ pub(crate) fn view_shapes(
 
 /// Checks a finite vector of per-row values `[B]` (distances, energies); returns B.
 pub(crate) fn vector(t: &Tensor, what: &str) -> Result<i64> {
-    let dims = t.size();
-    if dims.len() != 1 {
-        return Err(EbmError::Shape {
-            what: what.to_string(),
-            expected: "[B]".into(),
-            got: dims,
-        });
-    }
+    let b = rank_one(t, what)?;
     ensure_finite(t, what)?;
-    Ok(dims[0])
-}
-
-/// True for the integer kinds class labels may use.
-fn is_integer(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Uint8 | Kind::Int8 | Kind::Int16 | Kind::Int | Kind::Int64
-    )
-}
-
-/// Checks class labels: an integer tensor `[N]` matching `n` embeddings.
-fn labels(labels: &Tensor, n: i64) -> Result<()> {
-    let dims = labels.size();
-    if dims.len() != 1 {
-        return Err(EbmError::Shape {
-            what: "labels".into(),
-            expected: "[N]".into(),
-            got: dims,
-        });
-    }
-    if !is_integer(labels.kind()) {
-        return Err(EbmError::InvalidLabel(format!(
-            "labels must be an integer tensor, got {:?}",
-            labels.kind()
-        )));
-    }
-    let m = batch_size(labels, "labels")?;
-    if m != n {
-        return Err(EbmError::BatchMismatch {
-            what: "embeddings and labels".into(),
-            left: n,
-            right: m,
-        });
-    }
-    Ok(())
+    Ok(b)
 }
 
 /// Checks a similar/dissimilar indicator `[B]` (Bool, or numbers in {0, 1}) and returns it as Bool.
 pub(crate) fn pair_labels(similar: &Tensor, b: i64) -> Result<Tensor> {
-    let dims = similar.size();
-    if dims.len() != 1 {
-        return Err(EbmError::Shape {
-            what: "similar".into(),
-            expected: "[B]".into(),
-            got: dims,
-        });
-    }
-    if dims[0] != b {
-        return Err(EbmError::BatchMismatch {
-            what: "distances and similar".into(),
-            left: b,
-            right: dims[0],
-        });
-    }
+    let rows = rank_one(similar, "similar")?;
+    ensure_batch_sizes(b, "distances", rows, "similar")?;
     if similar.kind() == Kind::Bool {
         return Ok(similar.shallow_clone());
     }
@@ -154,14 +84,16 @@ pub(crate) fn arange(n: i64, t: &Tensor) -> Result<Tensor> {
     Ok(Tensor::f_arange(n, (Kind::Int64, t.device()))?)
 }
 
-/// Checks integer `labels` against `n` embeddings and returns the same-label mask `[N, N]`
-/// and the positive mask (same label, off the diagonal), both Bool on `device`.
+/// Checks `labels` against `n` embeddings (class labels by `ebm_core::check`'s rule: Int64
+/// `[N]`, any ids) and returns the same-label mask `[N, N]` and the positive mask (same
+/// label, off the diagonal), both Bool on `device`.
 pub(crate) fn label_masks(
     labels: &Tensor,
     n: i64,
     device: tch::Device,
 ) -> Result<(Tensor, Tensor)> {
-    self::labels(labels, n)?;
+    let m = class_labels(labels, "labels", None)?;
+    ensure_batch_sizes(n, "embeddings", m, "labels")?;
     let labels = labels.f_to_device(device)?;
     let same = labels
         .f_unsqueeze(1)?

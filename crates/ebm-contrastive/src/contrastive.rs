@@ -7,7 +7,9 @@
 use crate::check;
 use crate::distance::{normalize, Distance};
 use crate::miner::Triplets;
-use ebm_core::error::{check_positive, ensure_same_batch};
+use ebm_core::check::{
+    candidate_table, check_positive, ensure_batch_sizes, ensure_finite, ensure_same_batch,
+};
 use ebm_core::{EbmError, Energy, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
@@ -215,26 +217,9 @@ impl InfoNce {
     /// over B).
     pub fn loss_from_energies(&self, positive: &Tensor, negatives: &Tensor) -> Result<Tensor> {
         let b = check::vector(positive, "positive energies")?;
-        let dims = negatives.size();
-        if dims.len() != 2 {
-            return Err(EbmError::Shape {
-                what: "negative energies".into(),
-                expected: "[B, K]".into(),
-                got: dims,
-            });
-        }
-        ensure_same_batch(
-            positive,
-            "positive energies",
-            negatives,
-            "negative energies",
-        )?;
-        if dims[1] == 0 {
-            return Err(EbmError::EmptyCandidates(
-                "InfoNCE needs at least one negative".into(),
-            ));
-        }
-        ebm_core::error::ensure_finite(negatives, "negative energies")?;
+        let (rows, _) = candidate_table(negatives, "negative energies")?;
+        ensure_batch_sizes(b, "positive energies", rows, "negative energies")?;
+        ensure_finite(negatives, "negative energies")?;
         let energies = Tensor::f_cat(&[positive.f_unsqueeze(1)?, negatives.shallow_clone()], 1)?;
         let logits = energies.f_neg()?.f_div_scalar(self.temperature)?;
         let targets = Tensor::f_zeros([b], (tch::Kind::Int64, positive.device()))?;
@@ -360,7 +345,7 @@ impl Default for TripletMarginConfig {
 impl TripletMarginConfig {
     /// Checks m > 0 and the distance's parameters.
     pub fn check(&self) -> Result<TripletMargin> {
-        self.distance.validate()?;
+        self.distance.check()?;
         Ok(TripletMargin {
             margin: check_positive("margin", self.margin)?,
             distance: self.distance,

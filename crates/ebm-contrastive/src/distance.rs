@@ -4,7 +4,7 @@
 //! one matrix product (cosine, dot, Euclidean), never from a loop or an `[N, M, D]` tensor.
 
 use crate::check;
-use ebm_core::error::check_positive;
+use ebm_core::check::{batch_size, check_positive};
 use ebm_core::{EbmError, Energy, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -48,8 +48,9 @@ impl Distance {
     /// The Euclidean distance ‖a − b‖₂.
     pub const EUCLIDEAN: Distance = Distance::Lp { p: 2.0 };
 
-    /// Checks the parameters: eps > 0, p ≥ 1.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks the parameters: eps > 0, p ≥ 1; the error names the key (`eps`, `p`). A
+    /// distance is its own config (its fields are public), so each use checks again.
+    pub fn check(&self) -> Result<()> {
         match *self {
             Distance::Cosine { eps } => {
                 check_positive("eps", eps)?;
@@ -70,7 +71,7 @@ impl Distance {
 
     /// The distance of each row of `a [N, D]` to the same row of `b [N, D]`: `[N]`.
     pub fn paired(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        self.validate()?;
+        self.check()?;
         check::views(a, "a", b, "b", 0)?;
         Ok(match *self {
             Distance::Cosine { eps } => {
@@ -90,7 +91,7 @@ impl Distance {
     /// Cosine, dot and Euclidean take one matrix product; other p use `cdist`, which also
     /// keeps memory at O(N·M).
     pub fn pairwise(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        self.validate()?;
+        self.check()?;
         let (_, d) = check::embeddings(a, "a", 0)?;
         let (_, e) = check::embeddings(b, "b", 0)?;
         if d != e {
@@ -150,7 +151,7 @@ impl Energy for Distance {
     }
 
     fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
-        if ebm_core::error::batch_size(ys, "candidates")? == 0 {
+        if batch_size(ys, "candidates")? == 0 {
             return Err(EbmError::EmptyCandidates(
                 "the candidate set has no element".into(),
             ));

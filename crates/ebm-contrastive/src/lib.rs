@@ -15,8 +15,11 @@
 //! - Model-sampled negatives: a [`ReplayBuffer`] of persistent Langevin chains and the
 //!   [`ContrastiveDivergence`] loss, for any energy E(x, y).
 //!
-//! Hyperparameters are `serde` structs with `Default` (`NtXentConfig`, …); `check()` turns
-//! one into the loss it configures or returns a typed [`ebm_core::EbmError`].
+//! Hyperparameters are `serde` structs with `Default` (`NtXentConfig`, …,
+//! [`ReplayBufferConfig`]); `check()` turns one into the checked value it configures (the
+//! loss, or the [`ReplayBufferParams`] a buffer is made from) or returns a typed
+//! [`ebm_core::EbmError`] that names the key. Inputs are checked by `ebm_core::check`'s
+//! rules (ranks, batch sizes, Int64 class labels), the same as in every crate.
 //!
 //! ```
 //! use ebm_contrastive::NtXentConfig;
@@ -59,5 +62,5 @@ pub use non_contrastive::{
 pub use objective::ObjectiveConfig;
 pub use sampling::{
     CdTerms, ContrastiveDivergence, ContrastiveDivergenceConfig, InitNoise, ReplayBuffer,
-    ReplayBufferConfig,
+    ReplayBufferConfig, ReplayBufferParams,
 };

@@ -6,7 +6,7 @@
 
 use crate::check;
 use crate::distance::Distance;
-use ebm_core::error::check_positive;
+use ebm_core::check::check_positive;
 use ebm_core::{EbmError, Result};
 use tch::{Kind, Tensor};
 

@@ -3,7 +3,7 @@
 
 use crate::check;
 use crate::distance::normalize;
-use ebm_core::error::{check_non_negative, check_positive};
+use ebm_core::check::{check_non_negative, check_positive};
 use ebm_core::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};

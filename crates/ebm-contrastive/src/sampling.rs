@@ -2,7 +2,9 @@
 //! (ebm-core's sampler) and the contrastive-divergence loss.
 
 use crate::check;
-use ebm_core::error::{batch_size, check_count, check_non_negative, ensure_same_batch};
+use ebm_core::check::{
+    batch_size, check_count, check_non_negative, check_probability, ensure_same_batch,
+};
 use ebm_core::{EbmError, Energy, Langevin, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -28,8 +30,9 @@ pub enum InitNoise {
 }
 
 impl InitNoise {
-    /// Checks lo < hi (finite) or a finite mean and std ≥ 0.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks lo < hi (finite) or a finite mean and std ≥ 0; errors name the key as in a
+    /// replay table (`init`, `init.mean`, `init.std`).
+    pub fn check(&self) -> Result<()> {
         match *self {
             InitNoise::Uniform { lo, hi } => {
                 if !(lo.is_finite() && hi.is_finite() && lo < hi) {
@@ -67,7 +70,18 @@ impl InitNoise {
     }
 }
 
-/// Hyperparameters of a [`ReplayBuffer`].
+/// Hyperparameters of a [`ReplayBuffer`], as written in a config
+/// (`replay = { capacity = 2000, reinit_fraction = 0.05, init = { kind = "uniform", lo = -3.0,
+/// hi = 3.0 } }`). [`ReplayBufferConfig::check`] checks them once and gives the
+/// [`ReplayBufferParams`] a buffer is made from.
+///
+/// ```
+/// use ebm_contrastive::ReplayBufferConfig;
+/// let params = ReplayBufferConfig { capacity: 64, ..Default::default() }.check().unwrap();
+/// assert_eq!(params.capacity(), 64);
+/// let bad = ReplayBufferConfig { reinit_fraction: 2.0, ..Default::default() };
+/// assert!(bad.check().unwrap_err().to_string().contains("reinit_fraction"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReplayBufferConfig {
@@ -90,18 +104,63 @@ impl Default for ReplayBufferConfig {
 }
 
 impl ReplayBufferConfig {
-    /// Checks capacity ≥ 1, reinit fraction in [0, 1] and the noise.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks capacity ≥ 1 (and that it fits in i64), reinit fraction in [0, 1] and the
+    /// noise; errors name the key (`capacity`, `reinit_fraction`, `init.std`, …).
+    pub fn check(&self) -> Result<ReplayBufferParams> {
         check_count("capacity", self.capacity)?;
-        let f = self.reinit_fraction;
-        if !(0.0..=1.0).contains(&f) {
-            return Err(EbmError::Hyperparameter {
-                name: "reinit_fraction".into(),
-                reason: "must be in [0, 1]",
-                value: f.to_string(),
-            });
+        let capacity = i64::try_from(self.capacity)
+            .map_err(|_| EbmError::hyperparameter("capacity", "must fit in i64", self.capacity))?;
+        check_probability("reinit_fraction", self.reinit_fraction)?;
+        self.init.check()?;
+        Ok(ReplayBufferParams {
+            capacity,
+            reinit_fraction: self.reinit_fraction,
+            init: self.init,
+        })
+    }
+}
+
+/// The checked hyperparameters of a [`ReplayBuffer`], made by [`ReplayBufferConfig::check`];
+/// read them with the accessors.
+///
+/// ```compile_fail
+/// // The fields are private: a buffer's settings cannot skip the check.
+/// let params = ebm_contrastive::ReplayBufferParams {
+///     capacity: 0,
+///     reinit_fraction: 2.0,
+///     init: ebm_contrastive::InitNoise::Uniform { lo: 1.0, hi: -1.0 },
+/// };
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayBufferParams {
+    capacity: i64,
+    reinit_fraction: f64,
+    init: InitNoise,
+}
+
+impl ReplayBufferParams {
+    /// Number of persistent chains.
+    pub fn capacity(&self) -> i64 {
+        self.capacity
+    }
+
+    /// Probability that a drawn chain restarts from fresh noise.
+    pub fn reinit_fraction(&self) -> f64 {
+        self.reinit_fraction
+    }
+
+    /// The noise chains start from.
+    pub fn init(&self) -> InitNoise {
+        self.init
+    }
+
+    /// The config these were checked from.
+    pub fn config(&self) -> ReplayBufferConfig {
+        ReplayBufferConfig {
+            capacity: self.capacity as usize,
+            reinit_fraction: self.reinit_fraction,
+            init: self.init,
         }
-        self.init.validate()
     }
 }
 
@@ -114,22 +173,22 @@ impl ReplayBufferConfig {
 /// the x given at sampling time. For an unconditional E(y), pass x = `[B, 0]`.
 #[derive(Debug)]
 pub struct ReplayBuffer {
-    config: ReplayBufferConfig,
+    params: ReplayBufferParams,
     langevin: Langevin,
     chains: Tensor,
 }
 
 impl ReplayBuffer {
-    /// A buffer of `config.capacity` chains of shape `sample_shape` (one y, without the
-    /// batch dimension), started from `config.init` noise of the given kind and device.
+    /// A buffer of `params.capacity()` chains of shape `sample_shape` (one y, without the
+    /// batch dimension), started from `params.init()` noise of the given kind and device. The
+    /// settings and the sampler were checked when they were made
+    /// ([`ReplayBufferConfig::check`], `LangevinConfig::check`).
     pub fn new(
-        config: &ReplayBufferConfig,
+        params: &ReplayBufferParams,
         langevin: Langevin,
         sample_shape: &[i64],
         options: (Kind, Device),
     ) -> Result<Self> {
-        config.validate()?;
-        langevin.validate()?;
         if sample_shape.iter().any(|&s| s < 1) {
             return Err(EbmError::Shape {
                 what: "sample shape".into(),
@@ -137,24 +196,19 @@ impl ReplayBuffer {
                 got: sample_shape.to_vec(),
             });
         }
-        let capacity = i64::try_from(config.capacity).map_err(|_| EbmError::Hyperparameter {
-            name: "capacity".into(),
-            reason: "must fit in i64",
-            value: config.capacity.to_string(),
-        })?;
-        let mut shape = vec![capacity];
+        let mut shape = vec![params.capacity];
         shape.extend_from_slice(sample_shape);
-        let chains = config.init.draw(&shape, options)?;
+        let chains = params.init.draw(&shape, options)?;
         Ok(ReplayBuffer {
-            config: *config,
+            params: *params,
             langevin,
             chains,
         })
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &ReplayBufferConfig {
-        &self.config
+    /// The checked hyperparameters.
+    pub fn params(&self) -> &ReplayBufferParams {
+        &self.params
     }
 
     /// The sampler that advances the chains.
@@ -171,7 +225,7 @@ impl ReplayBuffer {
     pub fn fresh(&self, n: i64) -> Result<Tensor> {
         let mut shape = self.chains.size();
         shape[0] = n;
-        self.config
+        self.params
             .init
             .draw(&shape, (self.chains.kind(), self.chains.device()))
     }
@@ -197,7 +251,7 @@ impl ReplayBuffer {
             let mut mask_shape = vec![1i64; kept.dim()];
             mask_shape[0] = b;
             let restart = Tensor::f_rand([b], (Kind::Float, device))?
-                .f_lt(self.config.reinit_fraction)?
+                .f_lt(self.params.reinit_fraction)?
                 .f_view(mask_shape.as_slice())?;
             let start = self.fresh(b)?.f_where_self(&restart, &kept)?;
             (index, start)

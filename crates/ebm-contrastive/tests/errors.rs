@@ -5,7 +5,7 @@ use ebm_contrastive::{
     InfoNceConfig, InitNoise, MarginContrastiveConfig, NegativeCosineConfig, NtXentConfig,
     ReplayBuffer, ReplayBufferConfig, SupConConfig, TripletMarginConfig, Triplets, VicRegConfig,
 };
-use ebm_core::{EbmError, FnEnergy, Langevin, LangevinStep};
+use ebm_core::{EbmError, FnEnergy, LangevinConfig, LangevinStep};
 use rstest::rstest;
 use serde::de::value::{Error as DeError, MapDeserializer};
 use serde::Deserialize;
@@ -99,8 +99,8 @@ fn other_hyperparameters() {
         .check(),
         "p",
     );
-    hyperparameter(Distance::Lp { p: f64::NAN }.validate(), "p");
-    hyperparameter(Distance::Cosine { eps: -1.0 }.validate(), "eps");
+    hyperparameter(Distance::Lp { p: f64::NAN }.check(), "p");
+    hyperparameter(Distance::Cosine { eps: -1.0 }.check(), "eps");
     hyperparameter(
         VicRegConfig {
             invariance_weight: -1.0,
@@ -296,8 +296,8 @@ fn non_contrastive_bad_input() {
     non_finite(nc.loss(&ones(&[4, 3]), &with_value(&[4, 3], 0, f64::INFINITY)));
 }
 
-fn langevin() -> Langevin {
-    Langevin {
+fn langevin() -> LangevinConfig {
+    LangevinConfig {
         step: LangevinStep::Decoupled {
             step_size: 0.01,
             noise_std: 0.01,
@@ -310,8 +310,12 @@ fn langevin() -> Langevin {
 
 #[test]
 fn replay_buffer_and_cd_bad_input() {
-    let new = |config: ReplayBufferConfig, langevin: Langevin, shape: &[i64]| {
-        ReplayBuffer::new(&config, langevin, shape, F64)
+    // Each value is checked where it is made: the buffer's config and the sampler's.
+    let new = |config: ReplayBufferConfig,
+               langevin: LangevinConfig,
+               shape: &[i64]|
+     -> ebm_core::Result<ReplayBuffer> {
+        ReplayBuffer::new(&config.check()?, langevin.check()?, shape, F64)
     };
     let ok = ReplayBufferConfig {
         capacity: 8,
@@ -362,7 +366,7 @@ fn replay_buffer_and_cd_bad_input() {
     hyperparameter(
         new(
             ok,
-            Langevin {
+            LangevinConfig {
                 steps: 0,
                 ..langevin()
             },
@@ -413,7 +417,7 @@ fn configs_deserialize_with_defaults_and_reject_unknown_fields() {
         }
     );
     assert!(parse(vec![("tau", 0.2)]).is_err());
-    // Parsing does not validate; check() does.
+    // Parsing does not check; check() does.
     let bad = parse(vec![("temperature", -1.0)]).expect("parses");
     hyperparameter(bad.check(), "temperature");
 
@@ -428,4 +432,50 @@ fn configs_deserialize_with_defaults_and_reject_unknown_fields() {
     assert_eq!(vicreg.target_std, 1.0);
     let barlow = BarlowTwinsConfig::default();
     assert_eq!(barlow.lambda, 5e-3);
+}
+
+#[rstest]
+#[case::capacity(ReplayBufferConfig { capacity: 0, ..Default::default() }, "capacity")]
+#[case::reinit_negative(ReplayBufferConfig { reinit_fraction: -0.1, ..Default::default() }, "reinit_fraction")]
+#[case::reinit_nan(ReplayBufferConfig { reinit_fraction: f64::NAN, ..Default::default() }, "reinit_fraction")]
+#[case::uniform_empty(ReplayBufferConfig { init: InitNoise::Uniform { lo: 0.0, hi: 0.0 }, ..Default::default() }, "init")]
+#[case::normal_mean(ReplayBufferConfig { init: InitNoise::Normal { mean: f64::NAN, std: 1.0 }, ..Default::default() }, "init.mean")]
+#[case::normal_std(ReplayBufferConfig { init: InitNoise::Normal { mean: 0.0, std: -1.0 }, ..Default::default() }, "init.std")]
+fn replay_buffer_config_names_the_bad_key(#[case] config: ReplayBufferConfig, #[case] key: &str) {
+    hyperparameter(config.check(), key);
+}
+
+#[test]
+fn checked_replay_params_keep_their_config() {
+    let config = ReplayBufferConfig {
+        capacity: 12,
+        reinit_fraction: 1.0,
+        init: InitNoise::Normal {
+            mean: 0.5,
+            std: 0.0,
+        },
+    };
+    let params = config.check().expect("valid");
+    assert_eq!(params.config(), config);
+    assert_eq!(
+        (params.capacity(), params.reinit_fraction(), params.init()),
+        (12, 1.0, config.init)
+    );
+    let buffer =
+        ReplayBuffer::new(&params, langevin().check().expect("valid"), &[3], F64).expect("buffer");
+    assert_eq!(buffer.params(), &params);
+    assert_eq!(buffer.chains().size(), vec![12, 3]);
+    assert_eq!(buffer.langevin().config(), langevin());
+}
+
+/// Class labels follow `ebm_core::check`'s one rule: Int64 `[N]` (any ids here).
+#[test]
+fn labels_must_be_int64() {
+    let loss = SupConConfig::default().check().expect("config");
+    let f = ones(&[4, 3]);
+    let ok = loss.loss(&f, &Tensor::from_slice(&[7i64, -2, 7, -2]));
+    assert!(ok.is_ok(), "{ok:?}");
+    let int32 = Tensor::from_slice(&[0i64, 1, 0, 1]).to_kind(Kind::Int);
+    label(loss.loss(&f, &int32));
+    label(hardest_negative(&f, &int32, &Distance::EUCLIDEAN));
 }

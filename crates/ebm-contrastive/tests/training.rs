@@ -9,7 +9,7 @@ use ebm_contrastive::{
     ContrastiveDivergenceConfig, Distance, InitNoise, NtXentConfig, ReplayBuffer,
     ReplayBufferConfig, VicRegConfig,
 };
-use ebm_core::{Energy, Langevin, LangevinStep};
+use ebm_core::{Energy, LangevinConfig, LangevinStep};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -230,7 +230,7 @@ fn contrastive_divergence_pulls_langevin_samples_to_the_ring() {
     let vs = nn::VarStore::new(Device::Cpu);
     let energy = mlp_energy(&vs.root());
     let mut opt = nn::Adam::default().build(&vs, 1e-3).expect("optimizer");
-    let langevin = Langevin {
+    let langevin = LangevinConfig {
         step: LangevinStep::Decoupled {
             step_size: 0.05,
             noise_std: 0.01,
@@ -238,14 +238,18 @@ fn contrastive_divergence_pulls_langevin_samples_to_the_ring() {
         steps: 20,
         clamp: Some((-3.0, 3.0)),
         grad_clip: Some(1.0),
-    };
+    }
+    .check()
+    .expect("sampler");
     let init = InitNoise::Uniform { lo: -3.0, hi: 3.0 };
     let mut buffer = ReplayBuffer::new(
         &ReplayBufferConfig {
             capacity: 2000,
             reinit_fraction: 0.05,
             init,
-        },
+        }
+        .check()
+        .expect("config"),
         langevin.clone(),
         &[2],
         CPU_F32,
@@ -256,10 +260,12 @@ fn contrastive_divergence_pulls_langevin_samples_to_the_ring() {
         .expect("config");
 
     // Fresh chains from the same noise, run longer than in training, before and after.
-    let long = Langevin {
+    let long = LangevinConfig {
         steps: 100,
-        ..langevin.clone()
-    };
+        ..langevin.config()
+    }
+    .check()
+    .expect("sampler");
     let start = init.draw(&[1000, 2], CPU_F32).expect("noise");
     let no_x = Tensor::zeros([1000, 0], CPU_F32);
     let at_init = distance_to_ring(&start);

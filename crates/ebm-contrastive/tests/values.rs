@@ -9,7 +9,7 @@ use ebm_contrastive::{
     InfoNceConfig, InitNoise, MarginContrastiveConfig, NegativeCosineConfig, NtXentConfig,
     ReplayBuffer, ReplayBufferConfig, SupConConfig, TripletMarginConfig, Triplets, VicRegConfig,
 };
-use ebm_core::{Energy, FnEnergy, Langevin, LangevinStep};
+use ebm_core::{Energy, FnEnergy, LangevinConfig, LangevinStep};
 use rstest::rstest;
 use tch::{Device, Kind, Tensor};
 
@@ -643,7 +643,7 @@ fn contrastive_divergence_over_an_energy_sends_no_gradient_through_negatives() {
 /// A buffer of 6 chains in [1, 2]², advanced by one noiseless Langevin step of size ½ on
 /// E = ½‖y‖², which halves every chain it touches.
 fn halving_buffer(reinit_fraction: f64) -> ReplayBuffer {
-    let langevin = Langevin {
+    let langevin = LangevinConfig {
         step: LangevinStep::Decoupled {
             step_size: 0.5,
             noise_std: 0.0,
@@ -651,13 +651,15 @@ fn halving_buffer(reinit_fraction: f64) -> ReplayBuffer {
         steps: 1,
         clamp: None,
         grad_clip: None,
-    };
+    }
+    .check()
+    .expect("sampler");
     let config = ReplayBufferConfig {
         capacity: 6,
         reinit_fraction,
         init: InitNoise::Uniform { lo: 1.0, hi: 2.0 },
     };
-    ReplayBuffer::new(&config, langevin, &[2], F64).expect("buffer")
+    ReplayBuffer::new(&config.check().expect("config"), langevin, &[2], F64).expect("buffer")
 }
 
 fn half_square_norm() -> impl Energy {

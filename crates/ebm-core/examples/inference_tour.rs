@@ -5,7 +5,7 @@
 
 use ebm_core::{
     exhaustive_argmin, free_energy, gibbs_probabilities, ContinuousSpace, FiniteSpace, FnEnergy,
-    GradientDescent,
+    GradientDescentConfig,
 };
 use tch::Tensor;
 
@@ -16,10 +16,11 @@ fn main() -> ebm_core::Result<()> {
         ((y.square() - 1.0).square() + x * y * 0.1).sum_dim_intlist(1, false, None)
     });
     let x = Tensor::from_slice(&[0.0f32, 1.0]).view([2, 1]);
-    let gd = GradientDescent {
+    let gd = GradientDescentConfig {
         restarts: 8,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()?;
     let minima = gd.minimize(&energy, &x, &ContinuousSpace::real(1)?)?;
     println!(
         "gradient descent on the double well (8 restarts, {} steps):",

@@ -1,6 +1,7 @@
 //! The energy traits: E(x, y) on paired rows and over candidate sets.
 
-use crate::error::{batch_size, ensure_same_batch, ensure_shape, EbmError, Result};
+use crate::check::{batch_size, ensure_same_batch, ensure_shape};
+use crate::error::{EbmError, Result};
 use tch::Tensor;
 
 /// An energy function E(x, y): low energy means x and y are compatible.

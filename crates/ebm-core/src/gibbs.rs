@@ -3,7 +3,8 @@
 //! Everything involving e^(−βE) goes through log-sum-exp; β = `f64::INFINITY` is the
 //! zero-temperature limit (the minimum, and a uniform distribution over the argmin set).
 
-use crate::error::{check_beta, check_count, ensure_no_nan, EbmError, Result};
+use crate::check::{check_beta, check_count, ensure_no_nan};
+use crate::error::{EbmError, Result};
 use tch::{Device, Kind, Tensor};
 
 /// Free energy F_β = −(1/β) log Σ_k e^(−β E_k) along `dim`; β = ∞ gives min_k E_k.

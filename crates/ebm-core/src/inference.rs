@@ -5,11 +5,12 @@
 //! parameter `.grad` fields are never touched; each step's graph is freed by its backward
 //! pass and y is updated outside autograd, so no graph survives a step.
 
-use crate::energy::Energy;
-use crate::error::{
-    batch_size, check_count, check_non_negative, check_positive, ensure_no_nan, ensure_shape,
-    EbmError, Result,
+use crate::check::{
+    batch_size, candidate_table, check_count, check_momentum, check_non_negative, check_positive,
+    ensure_no_nan, ensure_shape,
 };
+use crate::energy::Energy;
+use crate::error::{EbmError, Result};
 use crate::space::{ContinuousSpace, FiniteSpace};
 use tch::{Kind, Tensor};
 
@@ -18,19 +19,7 @@ use tch::{Kind, Tensor};
 /// NaN energies are an error. `+inf` entries (masked answers) are allowed; a row of only
 /// `+inf` gives energy `+inf`.
 pub fn argmin_table(energies: &Tensor) -> Result<(Tensor, Tensor)> {
-    let dims = energies.size();
-    if dims.len() != 2 {
-        return Err(EbmError::Shape {
-            what: "energy table".into(),
-            expected: "[B, K]".into(),
-            got: dims,
-        });
-    }
-    if dims[1] == 0 {
-        return Err(EbmError::EmptyCandidates(
-            "the energy table has no column".into(),
-        ));
-    }
+    candidate_table(energies, "energy table")?;
     let (min, index) = energies.f_min_dim(1, false)?;
     // A row's minimum is NaN exactly when the row holds a NaN (min propagates NaN), so
     // checking the `[B]` minima is the whole table's check at a K-th of the cost.
@@ -84,27 +73,33 @@ pub fn float_kind(x: &Tensor) -> Kind {
     }
 }
 
-/// Gradient descent on y with momentum, R random restarts per x, and projection.
+/// The settings of a [`GradientDescent`], as written in a config (`search = { restarts = 8 }`):
+/// every field has a default and unknown fields are rejected. [`GradientDescentConfig::check`]
+/// checks them once and gives the [`GradientDescent`] that runs.
 ///
 /// ```
-/// use ebm_core::{ContinuousSpace, FnEnergy, GradientDescent};
+/// use ebm_core::{ContinuousSpace, FnEnergy, GradientDescentConfig};
 /// use tch::{Kind, Tensor};
 /// tch::manual_seed(0);
 /// // The double well (y² − 1)²: two minima, y = −1 and y = +1.
 /// let e = FnEnergy::new(|_x: &Tensor, y: &Tensor| {
 ///     (y.square() - 1.0).square().sum_dim_intlist(1, false, None)
 /// });
-/// let gd = GradientDescent { restarts: 8, ..GradientDescent::default() };
+/// let gd = GradientDescentConfig { restarts: 8, ..Default::default() }.check().unwrap();
 /// let x = Tensor::zeros([1, 1], (Kind::Float, tch::Device::Cpu));
 /// let minima = gd.minimize(&e, &x, &ContinuousSpace::real(1).unwrap()).unwrap();
 /// let mut found: Vec<f64> = minima.distinct[0].iter().map(|m| m.y[0]).collect();
 /// found.sort_by(|a, b| a.total_cmp(b));
 /// assert_eq!(found.len(), 2);
 /// assert!((found[0] + 1.0).abs() < 1e-3 && (found[1] - 1.0).abs() < 1e-3);
+///
+/// // A bad value is an error that names its key.
+/// let bad = GradientDescentConfig { momentum: 1.0, ..Default::default() };
+/// assert!(bad.check().unwrap_err().to_string().contains("momentum"));
 /// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct GradientDescent {
+pub struct GradientDescentConfig {
     /// Step size (learning rate) on y, > 0.
     pub step_size: f64,
     /// Heavy-ball momentum in [0, 1).
@@ -115,9 +110,9 @@ pub struct GradientDescent {
     pub tolerance: f64,
     /// Random restarts per x, ≥ 1.
     pub restarts: usize,
-    /// Standard deviation of random starts on R^d (boxes start uniformly inside).
+    /// Standard deviation of random starts on R^d (boxes start uniformly inside), > 0.
     pub init_scale: f64,
-    /// Two final points closer than this (Euclidean) count as the same minimum.
+    /// Two final points closer than this (Euclidean) count as the same minimum, ≥ 0.
     pub dedup_tolerance: f64,
     /// Per-row backtracking: a step that would raise a row's energy is refused, that row's
     /// step size halves and its momentum resets; accepted steps grow it back by 10% up to
@@ -126,9 +121,9 @@ pub struct GradientDescent {
     pub backtracking: bool,
 }
 
-impl Default for GradientDescent {
+impl Default for GradientDescentConfig {
     fn default() -> Self {
-        GradientDescent {
+        GradientDescentConfig {
             step_size: 0.05,
             momentum: 0.5,
             steps: 500,
@@ -139,6 +134,38 @@ impl Default for GradientDescent {
             backtracking: true,
         }
     }
+}
+
+impl GradientDescentConfig {
+    /// Checks every setting and gives the descent that runs with them; an error names the
+    /// key (`step_size`, `momentum`, `steps`, `tolerance`, `restarts`, `init_scale`,
+    /// `dedup_tolerance`).
+    pub fn check(&self) -> Result<GradientDescent> {
+        check_positive("step_size", self.step_size)?;
+        check_momentum("momentum", self.momentum)?;
+        check_count("steps", self.steps)?;
+        check_non_negative("tolerance", self.tolerance)?;
+        check_count("restarts", self.restarts)?;
+        check_positive("init_scale", self.init_scale)?;
+        check_non_negative("dedup_tolerance", self.dedup_tolerance)?;
+        Ok(GradientDescent {
+            config: self.clone(),
+        })
+    }
+}
+
+/// Gradient descent on y with momentum, R random restarts per x, and projection.
+///
+/// Made by [`GradientDescentConfig::check`] (or `Default`), so its settings are valid and
+/// are not checked again on every call; read them with the accessors.
+///
+/// ```compile_fail
+/// // No public field or constructor: a descent cannot skip `GradientDescentConfig::check`.
+/// let gd = ebm_core::GradientDescent { step_size: -1.0, ..Default::default() };
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GradientDescent {
+    config: GradientDescentConfig,
 }
 
 /// One distinct minimum found by gradient descent, read back to the host.
@@ -195,22 +222,49 @@ pub struct Exclusion<'a> {
 }
 
 impl GradientDescent {
-    /// Checks every hyperparameter, with an error that names the bad one.
-    pub fn validate(&self) -> Result<()> {
-        check_positive("step_size", self.step_size)?;
-        if !(0.0..1.0).contains(&self.momentum) {
-            return Err(EbmError::Hyperparameter {
-                name: "momentum".into(),
-                reason: "must be in [0, 1)",
-                value: self.momentum.to_string(),
-            });
-        }
-        check_count("steps", self.steps)?;
-        check_non_negative("tolerance", self.tolerance)?;
-        check_count("restarts", self.restarts)?;
-        check_positive("init_scale", self.init_scale)?;
-        check_non_negative("dedup_tolerance", self.dedup_tolerance)?;
-        Ok(())
+    /// Step size (learning rate) on y.
+    pub fn step_size(&self) -> f64 {
+        self.config.step_size
+    }
+
+    /// Heavy-ball momentum.
+    pub fn momentum(&self) -> f64 {
+        self.config.momentum
+    }
+
+    /// Maximum number of steps.
+    pub fn steps(&self) -> usize {
+        self.config.steps
+    }
+
+    /// The early-stopping tolerance (0: none).
+    pub fn tolerance(&self) -> f64 {
+        self.config.tolerance
+    }
+
+    /// Random restarts per x.
+    pub fn restarts(&self) -> usize {
+        self.config.restarts
+    }
+
+    /// Standard deviation of random starts on R^d.
+    pub fn init_scale(&self) -> f64 {
+        self.config.init_scale
+    }
+
+    /// The distance under which two minima are the same.
+    pub fn dedup_tolerance(&self) -> f64 {
+        self.config.dedup_tolerance
+    }
+
+    /// Whether per-row backtracking is on.
+    pub fn backtracking(&self) -> bool {
+        self.config.backtracking
+    }
+
+    /// The config this descent was checked from (to change a setting and check again).
+    pub fn config(&self) -> GradientDescentConfig {
+        self.config.clone()
     }
 
     /// Minimises E(x, ·) over `space` from `restarts` random starts per x.
@@ -220,13 +274,12 @@ impl GradientDescent {
         x: &Tensor,
         space: &ContinuousSpace,
     ) -> Result<Minima> {
-        self.validate()?;
         let b = batch_size(x, "x")?;
-        let r = self.restarts as i64;
+        let r = self.config.restarts as i64;
         let starts = {
             let _guard = tch::no_grad_guard();
             space
-                .sample(b * r, self.init_scale, float_kind(x), x.device())?
+                .sample(b * r, self.config.init_scale, float_kind(x), x.device())?
                 .f_view([b, r, space.dim()])?
         };
         self.minimize_from(energy, x, space, &starts, None)
@@ -242,7 +295,6 @@ impl GradientDescent {
         starts: &Tensor,
         exclusion: Option<Exclusion<'_>>,
     ) -> Result<Minima> {
-        self.validate()?;
         let b = batch_size(x, "x")?;
         let dims = starts.size();
         let d = space.dim();
@@ -275,7 +327,7 @@ impl GradientDescent {
             let _guard = tch::no_grad_guard();
             project.apply(&mut y)?;
         }
-        let (y, e, steps_taken) = if self.backtracking {
+        let (y, e, steps_taken) = if self.config.backtracking {
             self.descend_backtracking(energy, &x_rep, y, &project)?
         } else {
             self.descend_plain(energy, &x_rep, y, &project)?
@@ -294,7 +346,7 @@ impl GradientDescent {
                 false,
             )?
             .f_squeeze_dim(1)?;
-        let distinct = distinct_minima(&y, &e, self.dedup_tolerance)?;
+        let distinct = distinct_minima(&y, &e, self.config.dedup_tolerance)?;
         Ok(Minima {
             y,
             energy: e,
@@ -307,7 +359,7 @@ impl GradientDescent {
 
     /// Whether step `step` (from 0) checks the tolerance: every 10th step and the last.
     fn checks_tolerance(&self, step: usize) -> bool {
-        self.tolerance > 0.0 && (step % 10 == 9 || step + 1 == self.steps)
+        self.config.tolerance > 0.0 && (step % 10 == 9 || step + 1 == self.config.steps)
     }
 
     /// Heavy-ball descent at the fixed step size. y is one leaf tensor updated in place (with
@@ -323,7 +375,7 @@ impl GradientDescent {
         let _ = y.f_requires_grad_(true)?;
         let mut velocity = y.f_zeros_like()?;
         let mut steps_taken = 0;
-        for step in 0..self.steps {
+        for step in 0..self.config.steps {
             let (_, grad) = energy_and_grad_leaf(energy, x, &y)?;
             let _guard = tch::no_grad_guard();
             let before = if self.checks_tolerance(step) {
@@ -331,13 +383,15 @@ impl GradientDescent {
             } else {
                 None
             };
-            let _ = velocity.f_mul_scalar_(self.momentum)?.f_add_(&grad)?;
-            let _ = y.f_sub_(&velocity.f_mul_scalar(self.step_size)?)?;
+            let _ = velocity
+                .f_mul_scalar_(self.config.momentum)?
+                .f_add_(&grad)?;
+            let _ = y.f_sub_(&velocity.f_mul_scalar(self.config.step_size)?)?;
             project.apply(&mut y)?;
             steps_taken = step + 1;
             if let Some(before) = before {
                 let moved = f64::try_from(y.f_sub(&before)?.f_abs()?.f_max()?)?;
-                if moved < self.tolerance {
+                if moved < self.config.tolerance {
                     break;
                 }
             }
@@ -347,7 +401,7 @@ impl GradientDescent {
         Ok((y.f_detach()?, e, steps_taken))
     }
 
-    /// Heavy-ball descent with per-row backtracking (see [`GradientDescent::backtracking`]).
+    /// Heavy-ball descent with per-row backtracking (see [`GradientDescentConfig::backtracking`]).
     /// Returns `(y, E(y), steps)`.
     fn descend_backtracking<E: Energy + ?Sized>(
         &self,
@@ -360,12 +414,12 @@ impl GradientDescent {
         let (mut e, mut grad) = energy_and_grad_y(energy, x, &y)?;
         // Per-row step sizes, `[B·R, 1]`: halved when a step would raise the energy.
         let n = y.size()[0];
-        let mut rate = Tensor::f_full([n, 1], self.step_size, (y.kind(), y.device()))?;
+        let mut rate = Tensor::f_full([n, 1], self.config.step_size, (y.kind(), y.device()))?;
         let mut steps_taken = 0;
-        for step in 0..self.steps {
+        for step in 0..self.config.steps {
             let proposal = {
                 let _guard = tch::no_grad_guard();
-                velocity = velocity.f_mul_scalar(self.momentum)?.f_add(&grad)?;
+                velocity = velocity.f_mul_scalar(self.config.momentum)?.f_add(&grad)?;
                 let mut proposal = y.f_sub(&velocity.f_mul(&rate)?)?;
                 project.apply(&mut proposal)?;
                 proposal
@@ -386,9 +440,9 @@ impl GradientDescent {
             e = e_new.f_where_self(&accept.f_squeeze_dim(1)?, &e)?;
             rate = rate
                 .f_mul_scalar(1.1)?
-                .f_clamp_max(self.step_size)?
+                .f_clamp_max(self.config.step_size)?
                 .f_where_self(&accept, &rate.f_mul_scalar(0.5)?)?;
-            if moved < self.tolerance {
+            if moved < self.config.tolerance {
                 break;
             }
         }

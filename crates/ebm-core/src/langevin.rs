@@ -1,7 +1,10 @@
 //! Langevin dynamics on y, for sampling from the Gibbs distribution P(y | x) ∝ e^(−βE).
 
+use crate::check::{
+    check_beta, check_count, check_non_negative, check_positive, ensure_same_batch,
+};
 use crate::energy::Energy;
-use crate::error::{check_beta, check_count, check_positive, ensure_same_batch, EbmError, Result};
+use crate::error::{EbmError, Result};
 use crate::inference::energy_and_grad_leaf;
 use tch::Tensor;
 
@@ -34,7 +37,7 @@ pub enum LangevinStep {
 
 impl LangevinStep {
     /// Checks the step's hyperparameters (`epsilon`, `beta`, `step_size`, `noise_std`).
-    pub fn validate(&self) -> Result<()> {
+    pub fn check(&self) -> Result<()> {
         match *self {
             LangevinStep::Exact { epsilon, beta } => {
                 check_positive("epsilon", epsilon)?;
@@ -52,34 +55,52 @@ impl LangevinStep {
                 noise_std,
             } => {
                 check_positive("step_size", step_size)?;
-                crate::error::check_non_negative("noise_std", noise_std)?;
+                check_non_negative("noise_std", noise_std)?;
             }
         }
         Ok(())
     }
 }
 
-/// A Langevin sampler over y with W frozen (gradients with respect to y only).
+/// The settings of a [`Langevin`] sampler, as written in a config
+/// (`langevin = { step = { kind = "exact", epsilon = 0.01, beta = 1.0 }, steps = 100 }`);
+/// [`LangevinConfig::check`] checks them once and gives the sampler.
+///
+/// ```
+/// use ebm_core::{LangevinConfig, LangevinStep};
+/// let config = LangevinConfig {
+///     step: LangevinStep::Exact { epsilon: 0.01, beta: 1.0 },
+///     steps: 100,
+///     clamp: None,
+///     grad_clip: None,
+/// };
+/// assert_eq!(config.check().unwrap().steps(), 100);
+///
+/// // Errors name the key within the config: `step.epsilon`, `steps`, `clamp`, `grad_clip`.
+/// let bad = LangevinConfig { step: LangevinStep::Exact { epsilon: 0.0, beta: 1.0 }, ..config };
+/// assert!(bad.check().unwrap_err().to_string().contains("step.epsilon"));
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Langevin {
+pub struct LangevinConfig {
     /// The step rule.
     pub step: LangevinStep,
     /// Number of steps, ≥ 1.
     pub steps: usize,
-    /// Optional clamp of y into [lo, hi] after every step.
+    /// Optional clamp of y into [lo, hi] after every step (lo < hi).
     #[serde(default)]
     pub clamp: Option<(f64, f64)>,
-    /// Optional clamp of each gradient coordinate into [−c, c] (stabilises early training).
+    /// Optional clamp of each gradient coordinate into [−c, c], c > 0 (stabilises early
+    /// training).
     #[serde(default)]
     pub grad_clip: Option<f64>,
 }
 
-impl Langevin {
-    /// Checks the hyperparameters; errors name the key as in configs (`steps`,
-    /// `step.epsilon`).
-    pub fn validate(&self) -> Result<()> {
-        self.step.validate().map_err(|e| e.within("step"))?;
+impl LangevinConfig {
+    /// Checks the settings and gives the sampler; errors name the key as in configs
+    /// (`steps`, `step.epsilon`, `clamp`, `grad_clip`).
+    pub fn check(&self) -> Result<Langevin> {
+        self.step.check().map_err(|e| e.within("step"))?;
         check_count("steps", self.steps)?;
         if let Some((lo, hi)) = self.clamp {
             if lo.is_nan() || hi.is_nan() || lo >= hi {
@@ -93,7 +114,55 @@ impl Langevin {
         if let Some(c) = self.grad_clip {
             check_positive("grad_clip", c)?;
         }
-        Ok(())
+        Ok(Langevin {
+            config: self.clone(),
+        })
+    }
+}
+
+/// A Langevin sampler over y with W frozen (gradients with respect to y only).
+///
+/// Made by [`LangevinConfig::check`], so its settings are valid and are not checked again
+/// on every call; read them with the accessors.
+///
+/// ```compile_fail
+/// // No public field or constructor: a sampler cannot skip `LangevinConfig::check`.
+/// let langevin = ebm_core::Langevin {
+///     step: ebm_core::LangevinStep::Decoupled { step_size: -1.0, noise_std: 0.0 },
+///     steps: 0,
+///     clamp: None,
+///     grad_clip: None,
+/// };
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Langevin {
+    config: LangevinConfig,
+}
+
+impl Langevin {
+    /// The step rule.
+    pub fn step(&self) -> LangevinStep {
+        self.config.step
+    }
+
+    /// Number of steps.
+    pub fn steps(&self) -> usize {
+        self.config.steps
+    }
+
+    /// The clamp of y into [lo, hi] after every step, if any.
+    pub fn clamp(&self) -> Option<(f64, f64)> {
+        self.config.clamp
+    }
+
+    /// The clamp of each gradient coordinate into [−c, c], if any.
+    pub fn grad_clip(&self) -> Option<f64> {
+        self.config.grad_clip
+    }
+
+    /// The config this sampler was checked from (to change a setting and check again).
+    pub fn config(&self) -> LangevinConfig {
+        self.config.clone()
     }
 
     /// Runs the chains from `y0 [B, ...]` (paired with `x [B, ...]`) and returns the final,
@@ -104,9 +173,8 @@ impl Langevin {
         x: &Tensor,
         y0: &Tensor,
     ) -> Result<Tensor> {
-        self.validate()?;
         ensure_same_batch(x, "x", y0, "y0")?;
-        let (drift, noise) = match self.step {
+        let (drift, noise) = match self.config.step {
             LangevinStep::Exact { epsilon, beta } => (0.5 * epsilon * beta, epsilon.sqrt()),
             LangevinStep::Decoupled {
                 step_size,
@@ -119,11 +187,11 @@ impl Langevin {
         let mut y = y0.f_detach_copy()?;
         let _ = y.f_requires_grad_(true)?;
         let mut xi = y.f_empty_like()?;
-        for _ in 0..self.steps {
+        for _ in 0..self.config.steps {
             let (_, grad) = energy_and_grad_leaf(energy, &x, &y)?;
             let _guard = tch::no_grad_guard();
             // The gradient may be a broadcast view (a linear energy): scale a copy of it.
-            let step = match self.grad_clip {
+            let step = match self.config.grad_clip {
                 Some(c) => grad.f_clamp(-c, c)?.f_mul_scalar_(drift)?,
                 None => grad.f_mul_scalar(drift)?,
             };
@@ -131,7 +199,7 @@ impl Langevin {
             if noise > 0.0 {
                 let _ = y.f_add_(&xi.f_normal_(0.0, noise)?)?;
             }
-            if let Some((lo, hi)) = self.clamp {
+            if let Some((lo, hi)) = self.config.clamp {
                 let _ = y.f_clamp_(lo, hi)?;
             }
         }

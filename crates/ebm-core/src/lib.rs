@@ -22,10 +22,18 @@
 //! assert!(below);
 //! ```
 //!
+//! One way to configure, in every `ebm` crate: a serde `XConfig` with defaults and unknown
+//! fields rejected (`GradientDescentConfig`, `LangevinConfig`) whose `check()` returns the
+//! validated type (`GradientDescent`, `Langevin`) with private fields, checked once; an
+//! error names the key within its config ([`EbmError::within`] prefixes the enclosing
+//! table). The [`check`] module holds every check of hyperparameters, labels, candidate
+//! tables, ranks and batch sizes, so each rule is written once.
+//!
 //! What it does not do: it knows no networks, losses or training (see `ebm-arch`,
 //! `ebm-loss`), and it never updates parameters: inference differentiates with respect to y
 //! only and leaves every parameter gradient untouched.
 
+pub mod check;
 pub mod energy;
 pub mod error;
 pub mod gibbs;
@@ -38,7 +46,7 @@ pub use error::{EbmError, Result};
 pub use gibbs::{free_energy, free_energy_weighted, gibbs_probabilities, Quadrature};
 pub use inference::{
     argmin_table, energy_and_grad_y, exhaustive_argmin, grad_y, Exclusion, FiniteArgmin,
-    GradientDescent, Minima, Minimum,
+    GradientDescent, GradientDescentConfig, Minima, Minimum,
 };
-pub use langevin::{Langevin, LangevinStep};
+pub use langevin::{Langevin, LangevinConfig, LangevinStep};
 pub use space::{ContinuousSpace, FiniteSpace};

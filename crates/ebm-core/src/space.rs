@@ -1,6 +1,7 @@
 //! Answer spaces: the sets y ranges over.
 
-use crate::error::{check_count, EbmError, Result};
+use crate::check::check_count;
+use crate::error::{EbmError, Result};
 use tch::{Device, Kind, Tensor};
 
 /// A finite answer set: its elements can be enumerated.

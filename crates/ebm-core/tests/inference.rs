@@ -2,7 +2,7 @@
 
 use ebm_core::{
     argmin_table, exhaustive_argmin, ContinuousSpace, EbmError, Energy, Exclusion, FiniteSpace,
-    FnEnergy, GradientDescent,
+    FnEnergy, GradientDescent, GradientDescentConfig,
 };
 use proptest::prelude::*;
 use rstest::rstest;
@@ -129,7 +129,7 @@ proptest! {
         let c = Tensor::from_slice(&c[..d]).view([1, di]);
         let energy = quadratic_energy(a, c.shallow_clone());
         tch::manual_seed(7);
-        let gd = GradientDescent { restarts: 2, steps: 2000, ..GradientDescent::default() };
+        let gd = GradientDescentConfig { restarts: 2, steps: 2000, ..GradientDescentConfig::default() }.check().expect("valid");
         let x = Tensor::zeros([3, 1], (Kind::Double, Device::Cpu));
         let minima = gd.minimize(&energy, &x, &ContinuousSpace::real(di).expect("space")).expect("gd");
         let err = f64::try_from((minima.best_y - c).abs().max()).expect("err");
@@ -147,7 +147,7 @@ proptest! {
         let p = Tensor::from_slice(&pull).view([1, 2]);
         let energy = FnEnergy::new(move |_x: &Tensor, y: &Tensor| -(y * &p).sum_dim_intlist(1, false, None));
         tch::manual_seed(3);
-        let gd = GradientDescent { restarts: 4, steps: 100, step_size: 0.5, ..GradientDescent::default() };
+        let gd = GradientDescentConfig { restarts: 4, steps: 100, step_size: 0.5, ..GradientDescentConfig::default() }.check().expect("valid");
         let x = Tensor::zeros([2, 1], (Kind::Double, Device::Cpu));
         let space = ContinuousSpace::boxed(2, lo, hi).expect("box");
         let minima = gd.minimize(&energy, &x, &space).expect("gd");
@@ -166,10 +166,12 @@ fn double_well() -> FnEnergy<impl Fn(&Tensor, &Tensor) -> Tensor> {
 #[test]
 fn restarts_on_the_double_well_find_both_minima() {
     tch::manual_seed(11);
-    let gd = GradientDescent {
+    let gd = GradientDescentConfig {
         restarts: 16,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     let x = Tensor::zeros([4, 1], (Kind::Float, Device::Cpu));
     let minima = gd
         .minimize(
@@ -201,10 +203,12 @@ fn exclusion_keeps_the_search_out_of_the_ball() {
     let x = Tensor::zeros([2, 1], (Kind::Double, Device::Cpu));
     let centers = Tensor::from_slice(&[1.0f64, 1.0]).view([2, 1]);
     let starts = Tensor::from_slice(&[1.0f64, 1.05, 0.95, 1.0]).view([2, 2, 1]);
-    let gd = GradientDescent {
+    let gd = GradientDescentConfig {
         step_size: 0.02,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     let space = ContinuousSpace::real(1).expect("space");
     let minima = gd
         .minimize_from(
@@ -248,13 +252,12 @@ fn bad_inputs_get_specific_errors() {
         Err(EbmError::EmptyCandidates(_))
     ));
 
-    let gd = GradientDescent {
+    let err = GradientDescentConfig {
         restarts: 0,
-        ..GradientDescent::default()
-    };
-    let err = gd
-        .minimize(&energy, &x, &ContinuousSpace::real(1).expect("space"))
-        .expect_err("zero restarts");
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect_err("zero restarts");
     assert!(
         matches!(
             &err,
@@ -308,24 +311,103 @@ fn backtracking_keeps_descent_stable_on_a_steep_ravine() {
     let x = Tensor::zeros([3, 1], (Kind::Double, Device::Cpu));
     let space = ContinuousSpace::boxed(1, -2.0, 2.0).expect("box");
     tch::manual_seed(5);
-    let stable = GradientDescent {
+    let stable = GradientDescentConfig {
         restarts: 4,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     let found = stable.minimize(&steep, &x, &space).expect("gd");
     let err = f64::try_from((found.y - 0.3).abs().max()).expect("err");
     assert!(
         err < 1e-3,
         "backtracking descent ended {err} from the minimum"
     );
-    let plain = GradientDescent {
+    let plain = GradientDescentConfig {
         backtracking: false,
-        ..stable
-    };
+        ..stable.config()
+    }
+    .check()
+    .expect("valid");
     let found = plain.minimize(&steep, &x, &space).expect("gd");
     let err = f64::try_from((found.y - 0.3).abs().max()).expect("err");
     assert!(
         err > 1.0,
         "plain descent should bounce to the box walls, ended {err} away"
     );
+}
+
+#[rstest]
+#[case::step_size_zero(GradientDescentConfig { step_size: 0.0, ..Default::default() }, "step_size")]
+#[case::step_size_nan(GradientDescentConfig { step_size: f64::NAN, ..Default::default() }, "step_size")]
+#[case::momentum_one(GradientDescentConfig { momentum: 1.0, ..Default::default() }, "momentum")]
+#[case::momentum_negative(GradientDescentConfig { momentum: -0.1, ..Default::default() }, "momentum")]
+#[case::steps_zero(GradientDescentConfig { steps: 0, ..Default::default() }, "steps")]
+#[case::tolerance_negative(GradientDescentConfig { tolerance: -1e-9, ..Default::default() }, "tolerance")]
+#[case::restarts_zero(GradientDescentConfig { restarts: 0, ..Default::default() }, "restarts")]
+#[case::init_scale_zero(GradientDescentConfig { init_scale: 0.0, ..Default::default() }, "init_scale")]
+#[case::dedup_infinite(GradientDescentConfig { dedup_tolerance: f64::INFINITY, ..Default::default() }, "dedup_tolerance")]
+fn gradient_descent_config_names_the_bad_key(
+    #[case] config: GradientDescentConfig,
+    #[case] key: &str,
+) {
+    match config.check() {
+        Err(EbmError::Hyperparameter { name, .. }) => assert_eq!(name, key),
+        other => panic!("expected a {key} error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_checked_descent_keeps_its_config() {
+    let config = GradientDescentConfig {
+        step_size: 0.1,
+        momentum: 0.0,
+        steps: 7,
+        tolerance: 0.0,
+        restarts: 3,
+        init_scale: 2.0,
+        dedup_tolerance: 0.5,
+        backtracking: false,
+    };
+    let gd = config.check().expect("valid");
+    assert_eq!(gd.config(), config);
+    assert_eq!(
+        (gd.step_size(), gd.momentum(), gd.steps(), gd.tolerance()),
+        (0.1, 0.0, 7, 0.0)
+    );
+    assert_eq!(
+        (
+            gd.restarts(),
+            gd.init_scale(),
+            gd.dedup_tolerance(),
+            gd.backtracking()
+        ),
+        (3, 2.0, 0.5, false)
+    );
+    assert_eq!(
+        GradientDescentConfig::default().check().expect("defaults"),
+        GradientDescent::default()
+    );
+}
+
+#[test]
+fn gradient_descent_config_reads_its_keys_with_defaults() {
+    use serde::de::value::{Error as DeError, MapDeserializer};
+    use serde::Deserialize;
+    let parse = |pairs: Vec<(&'static str, f64)>| {
+        GradientDescentConfig::deserialize(MapDeserializer::<_, DeError>::new(pairs.into_iter()))
+    };
+    let config = parse(vec![("step_size", 0.2), ("init_scale", 3.0)]).expect("parses");
+    assert_eq!(
+        config,
+        GradientDescentConfig {
+            step_size: 0.2,
+            init_scale: 3.0,
+            ..Default::default()
+        }
+    );
+    assert!(parse(vec![("stepsize", 0.2)]).is_err(), "unknown key");
+    // Parsing does not check; check() does.
+    let bad = parse(vec![("momentum", 2.0)]).expect("parses");
+    assert!(bad.check().is_err());
 }

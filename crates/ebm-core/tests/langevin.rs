@@ -1,8 +1,8 @@
 //! Langevin sampling, and that inference never leaks into parameter gradients.
 
 use ebm_core::{
-    exhaustive_argmin, ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescent, Langevin,
-    LangevinStep,
+    exhaustive_argmin, ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescentConfig,
+    LangevinConfig, LangevinStep,
 };
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
@@ -32,7 +32,7 @@ fn langevin_samples_a_gaussian() {
     let x = Tensor::zeros([chains, 1], (Kind::Double, Device::Cpu));
     // Start far from the mode so the test also checks that the chains forget their start.
     let y0 = Tensor::full([chains, 2], 3.0 * sigma, (Kind::Double, Device::Cpu));
-    let exact = Langevin {
+    let exact = LangevinConfig {
         step: LangevinStep::Exact {
             epsilon: 0.02 * sigma * sigma,
             beta: 1.0,
@@ -40,7 +40,9 @@ fn langevin_samples_a_gaussian() {
         steps: 1500,
         clamp: None,
         grad_clip: None,
-    };
+    }
+    .check()
+    .expect("valid");
     let samples = exact.sample(&Gaussian { sigma }, &x, &y0).expect("samples");
     let (mean, var) = moments(&samples);
     assert!(mean.abs() < 0.1 * sigma, "mean {mean}");
@@ -52,13 +54,15 @@ fn langevin_samples_a_gaussian() {
 
     // The decoupled rule with noise² = 2·step/β is the same chain.
     let step = 0.01 * sigma * sigma;
-    let decoupled = Langevin {
+    let decoupled = LangevinConfig {
         step: LangevinStep::Decoupled {
             step_size: step,
             noise_std: (2.0 * step).sqrt(),
         },
-        ..exact.clone()
-    };
+        ..exact.config()
+    }
+    .check()
+    .expect("valid");
     let samples = decoupled
         .sample(&Gaussian { sigma }, &x, &y0)
         .expect("samples");
@@ -69,13 +73,15 @@ fn langevin_samples_a_gaussian() {
     );
 
     // β = 4 sharpens the distribution: variance σ²/β.
-    let cold = Langevin {
+    let cold = LangevinConfig {
         step: LangevinStep::Exact {
             epsilon: 0.005 * sigma * sigma,
             beta: 4.0,
         },
-        ..exact
-    };
+        ..exact.config()
+    }
+    .check()
+    .expect("valid");
     let samples = cold.sample(&Gaussian { sigma }, &x, &y0).expect("samples");
     let (_, var) = moments(&samples);
     assert!(
@@ -105,15 +111,17 @@ fn inference_leaves_parameter_gradients_untouched() {
         layer: nn::linear(vs.root(), 3, 2, Default::default()),
     };
     let x = Tensor::randn([5, 3], (Kind::Float, Device::Cpu));
-    let gd = GradientDescent {
+    let gd = GradientDescentConfig {
         steps: 20,
         restarts: 3,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     let minima = gd
         .minimize(&net, &x, &ContinuousSpace::real(2).expect("space"))
         .expect("gd");
-    let langevin = Langevin {
+    let langevin = LangevinConfig {
         step: LangevinStep::Exact {
             epsilon: 0.01,
             beta: 1.0,
@@ -121,7 +129,9 @@ fn inference_leaves_parameter_gradients_untouched() {
         steps: 10,
         clamp: Some((-3.0, 3.0)),
         grad_clip: Some(1.0),
-    };
+    }
+    .check()
+    .expect("valid");
     let y0 = Tensor::randn([5, 2], (Kind::Float, Device::Cpu));
     let samples = langevin.sample(&net, &x, &y0).expect("samples");
     let signs = FiniteSpace::Set(Tensor::randn([4, 2], (Kind::Float, Device::Cpu)));
@@ -150,7 +160,7 @@ fn inference_leaves_parameter_gradients_untouched() {
 fn langevin_rejects_bad_hyperparameters() {
     let x = Tensor::zeros([2, 1], (Kind::Float, Device::Cpu));
     let y0 = Tensor::zeros([3, 1], (Kind::Float, Device::Cpu));
-    let ok = Langevin {
+    let ok = LangevinConfig {
         step: LangevinStep::Exact {
             epsilon: 0.1,
             beta: 1.0,
@@ -160,7 +170,9 @@ fn langevin_rejects_bad_hyperparameters() {
         grad_clip: None,
     };
     assert!(matches!(
-        ok.sample(&Gaussian { sigma: 1.0 }, &x, &y0),
+        ok.check()
+            .expect("valid")
+            .sample(&Gaussian { sigma: 1.0 }, &x, &y0),
         Err(EbmError::BatchMismatch { .. })
     ));
     for (step, name) in [
@@ -193,17 +205,61 @@ fn langevin_rejects_bad_hyperparameters() {
             "noise_std",
         ),
     ] {
-        let bad = Langevin { step, ..ok.clone() };
-        match bad.validate() {
+        let bad = LangevinConfig { step, ..ok.clone() };
+        match bad.check() {
             Err(EbmError::Hyperparameter { name: got, .. }) => {
                 assert_eq!(got, format!("step.{name}"))
             }
             other => panic!("expected a {name} error, got {other:?}"),
         }
     }
-    let zero_steps = Langevin { steps: 0, ..ok };
+    let zero_steps = LangevinConfig { steps: 0, ..ok };
     assert!(matches!(
-        zero_steps.validate(),
+        zero_steps.check(),
         Err(EbmError::Hyperparameter { name, .. }) if name == "steps"
     ));
+}
+
+fn exact_config() -> LangevinConfig {
+    LangevinConfig {
+        step: LangevinStep::Exact {
+            epsilon: 0.1,
+            beta: 1.0,
+        },
+        steps: 1,
+        clamp: None,
+        grad_clip: None,
+    }
+}
+
+#[rstest::rstest]
+#[case::decoupled_step(LangevinConfig { step: LangevinStep::Decoupled { step_size: 0.0, noise_std: 0.1 }, ..exact_config() }, "step.step_size")]
+#[case::epsilon_nan(LangevinConfig { step: LangevinStep::Exact { epsilon: f64::NAN, beta: 1.0 }, ..exact_config() }, "step.epsilon")]
+#[case::beta_zero(LangevinConfig { step: LangevinStep::Exact { epsilon: 0.1, beta: 0.0 }, ..exact_config() }, "step.beta")]
+#[case::steps(LangevinConfig { steps: 0, ..exact_config() }, "steps")]
+#[case::clamp_inverted(LangevinConfig { clamp: Some((1.0, -1.0)), ..exact_config() }, "clamp")]
+#[case::clamp_nan(LangevinConfig { clamp: Some((f64::NAN, 1.0)), ..exact_config() }, "clamp")]
+#[case::grad_clip_zero(LangevinConfig { grad_clip: Some(0.0), ..exact_config() }, "grad_clip")]
+fn langevin_config_names_the_bad_key(#[case] config: LangevinConfig, #[case] key: &str) {
+    match config.check() {
+        Err(EbmError::Hyperparameter { name, .. }) => assert_eq!(name, key),
+        other => panic!("expected a {key} error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_checked_sampler_keeps_its_config() {
+    let config = LangevinConfig {
+        clamp: Some((-2.0, 2.0)),
+        grad_clip: Some(0.5),
+        steps: 9,
+        ..exact_config()
+    };
+    let langevin = config.check().expect("valid");
+    assert_eq!(langevin.config(), config);
+    assert_eq!(langevin.step(), config.step);
+    assert_eq!(
+        (langevin.steps(), langevin.clamp(), langevin.grad_clip()),
+        (9, Some((-2.0, 2.0)), Some(0.5))
+    );
 }

@@ -433,7 +433,7 @@ impl DataConfig {
 
     /// Checks every field (n ≥ 1, noise ≥ 0, classes ≥ 2, ...) without making data. A CSV
     /// file's existence and contents are checked when it is loaded.
-    pub fn validate(&self) -> Result<()> {
+    pub fn check(&self) -> Result<()> {
         match self {
             DataConfig::Sine(SineConfig { n, noise })
             | DataConfig::TwoBranch(TwoBranchConfig { n, noise })
@@ -489,7 +489,7 @@ impl DataConfig {
 
     /// Makes (or loads) the data set; `seed` fixes generated data and is unused for CSV files.
     pub fn generate(&self, seed: u64) -> Result<Dataset> {
-        self.validate()?;
+        self.check()?;
         match self {
             DataConfig::Sine(c) => generators::sine(c.n, c.noise, seed),
             DataConfig::TwoBranch(c) => generators::two_branch(c.n, c.noise, seed),
@@ -557,7 +557,7 @@ mod tests {
     fn parses_with_defaults(#[case] table: &str, #[case] expected: DataConfig) {
         let config = parse(table).expect("parses");
         assert_eq!(config, expected);
-        config.validate().expect("valid");
+        config.check().expect("valid");
         // The serialised form parses back to the same config.
         let back: DataConfig =
             toml::from_str(&toml::to_string(&config).expect("serialises")).expect("parses back");
@@ -630,7 +630,7 @@ mod tests {
     fn out_of_range_values_fail_validation(#[case] table: &str, #[case] field: &str) {
         let config = parse(table).expect("parses");
         for err in [
-            config.validate().expect_err("invalid"),
+            config.check().expect_err("invalid"),
             config.generate(0).expect_err("invalid"),
         ] {
             match err {
@@ -638,7 +638,7 @@ mod tests {
                 other => panic!("expected an invalid {field}, got {other:?}"),
             }
         }
-        let message = config.validate().expect_err("invalid").to_string();
+        let message = config.check().expect_err("invalid").to_string();
         assert!(message.contains(field), "{message}");
     }
 

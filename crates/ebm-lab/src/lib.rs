@@ -49,8 +49,10 @@ pub mod report;
 pub mod runner;
 pub mod sections;
 
-pub use config::{ConfigError, LoadedConfig, RunConfig};
+pub use config::read::LoadedConfig;
+pub use config::RunConfig;
 pub use demo::{demo, DemoOptions, DemoReport, DEMO_CONFIGS};
+pub use error::ConfigError;
 pub use error::RunError;
 pub use experiment::{Experiment, ModelConfig};
 pub use progress::ProgressMode;

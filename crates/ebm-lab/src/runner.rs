@@ -7,7 +7,7 @@
 //! `density.png` for 2-D densities. Everything is written to a temporary folder beside it and
 //! renamed into place at the end; a run that fails leaves nothing behind.
 
-use crate::config::LoadedConfig;
+use crate::config::read::LoadedConfig;
 use crate::error::RunError;
 use crate::evaluate::training_curves;
 use crate::experiment::{RunContext, Split};
@@ -63,7 +63,7 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
     let started = SystemTime::now();
     let clock = Instant::now();
     let config = &loaded.config;
-    config.validate()?;
+    config.check()?;
     let device = config.device.device()?;
     let folder = RunFolder::create(&options.runs_dir, &config.name, &utc_stamp(started))
         .map_err(RunError::io(&options.runs_dir))?;

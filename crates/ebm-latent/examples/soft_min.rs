@@ -15,7 +15,7 @@ fn main() -> ebm_core::Result<()> {
         (y - z).square().sum_dim_intlist(1, false, None) * 0.5
     });
     let z = LatentSpace::signs(Kind::Double, Device::Cpu)?;
-    let mut f = Marginalized::new(energy, z, 1.0, ZPenalty::None)?;
+    let mut f = Marginalized::new(energy, z, 1.0, ZPenalty::NONE)?;
 
     let ys: Vec<f64> = (0..=8).map(|i| -2.0 + 0.5 * f64::from(i)).collect();
     let fine: Vec<f64> = (0..=4000).map(|i| -2.0 + 0.001 * f64::from(i)).collect();

@@ -1,20 +1,20 @@
 //! Serde configuration of the latent variable: β, the space of z and its penalty.
 //!
 //! ```
-//! use ebm_latent::{LatentConfig, LatentSpaceConfig, ZPenalty};
+//! use ebm_latent::{LatentConfig, LatentSpaceConfig, ZPenaltyConfig};
 //! let config: LatentConfig = serde_json::from_str(
 //!     r#"{ "beta": 2.0, "z": { "kind": "one_hot", "count": 3 }, "penalty": { "l2": 0.1 } }"#,
 //! ).unwrap();
 //! assert_eq!(config.z, LatentSpaceConfig::OneHot { count: 3 });
-//! assert_eq!(config.penalty, ZPenalty::L2(0.1));
-//! config.validate().unwrap();
+//! assert_eq!(config.penalty, ZPenaltyConfig::L2(0.1));
+//! config.check().unwrap();
 //! ```
 
-use crate::energy::{LatentEnergy, ZPenalty};
+use crate::energy::{LatentEnergy, ZPenaltyConfig};
 use crate::marginal::Marginalized;
 use crate::space::LatentSpace;
-use ebm_core::error::{check_beta, check_count, EbmError};
-use ebm_core::{ContinuousSpace, GradientDescent, Quadrature, Result};
+use ebm_core::check::{check_beta, check_count};
+use ebm_core::{ContinuousSpace, EbmError, GradientDescentConfig, Quadrature, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -31,7 +31,7 @@ pub struct LatentConfig {
     /// The space z ranges over.
     pub z: LatentSpaceConfig,
     /// The penalty on z added to the energy.
-    pub penalty: ZPenalty,
+    pub penalty: ZPenaltyConfig,
 }
 
 impl Default for LatentConfig {
@@ -39,17 +39,18 @@ impl Default for LatentConfig {
         LatentConfig {
             beta: f64::INFINITY,
             z: LatentSpaceConfig::default(),
-            penalty: ZPenalty::None,
+            penalty: ZPenaltyConfig::None,
         }
     }
 }
 
 impl LatentConfig {
-    /// Checks β, the penalty weight and the space (without building any tensor).
-    pub fn validate(&self) -> Result<()> {
+    /// Checks β, the penalty weight and the space (without building any tensor); errors
+    /// name the key (`beta`, `penalty.l1`, `z.count`, …).
+    pub fn check(&self) -> Result<()> {
         check_beta(self.beta)?;
-        self.penalty.validate().map_err(|e| e.within("penalty"))?;
-        self.z.validate()?;
+        self.penalty.check().map_err(|e| e.within("penalty"))?;
+        self.z.check()?;
         if self.beta.is_finite() && matches!(self.z, LatentSpaceConfig::Continuous { .. }) {
             return Err(EbmError::Hyperparameter {
                 name: "beta".into(),
@@ -69,8 +70,9 @@ impl LatentConfig {
         kind: Kind,
         device: Device,
     ) -> Result<Marginalized<E>> {
-        self.validate()?;
-        Marginalized::new(energy, self.z.build(kind, device)?, self.beta, self.penalty)
+        self.check()?;
+        let penalty = self.penalty.check().map_err(|e| e.within("penalty"))?;
+        Marginalized::new(energy, self.z.build(kind, device)?, self.beta, penalty)
     }
 }
 
@@ -122,7 +124,7 @@ pub enum LatentSpaceConfig {
         bounds: Option<[f64; 2]>,
         /// The gradient-descent settings (ebm-core's, with its defaults for missing fields).
         #[serde(default)]
-        search: GradientDescent,
+        search: GradientDescentConfig,
     },
 }
 
@@ -140,8 +142,9 @@ impl Default for LatentSpaceConfig {
 
 impl LatentSpaceConfig {
     /// Checks the description: non-empty rectangular points, counts ≥ 1, valid bounds and
-    /// search settings.
-    pub fn validate(&self) -> Result<()> {
+    /// search settings. Errors name the key as in a `[latent]` table (`z.count`,
+    /// `z.search.steps`).
+    pub fn check(&self) -> Result<()> {
         match self {
             LatentSpaceConfig::Finite { points } => {
                 let width = points.first().map_or(0, Vec::len);
@@ -191,7 +194,7 @@ impl LatentSpaceConfig {
                     samples: *samples,
                     scale: *scale,
                 }
-                .validate()
+                .check()
             }
             LatentSpaceConfig::Continuous {
                 dim,
@@ -199,14 +202,16 @@ impl LatentSpaceConfig {
                 search,
             } => {
                 continuous(*dim, *bounds)?;
-                search.validate()
+                search.check().map(drop).map_err(|e| e.within("z.search"))
             }
         }
     }
 
-    /// The latent space this describes, with its points in `kind` on `device`.
+    /// The latent space this describes, with its points in `kind` on `device`: checked
+    /// first ([`LatentSpaceConfig::check`]), then built (it needs the kind and the device,
+    /// hence `build` rather than `check` alone).
     pub fn build(&self, kind: Kind, device: Device) -> Result<LatentSpace> {
-        self.validate()?;
+        self.check()?;
         match self {
             LatentSpaceConfig::Finite { points } => {
                 let width = points.first().map_or(0, Vec::len) as i64;
@@ -241,7 +246,10 @@ impl LatentSpaceConfig {
                 dim,
                 bounds,
                 search,
-            } => LatentSpace::continuous(continuous(*dim, *bounds)?, search.clone()),
+            } => LatentSpace::continuous(
+                continuous(*dim, *bounds)?,
+                search.check().map_err(|e| e.within("z.search"))?,
+            ),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Latent energies E(x, y, z) and the penalties that limit what z can carry.
 
-use ebm_core::error::{check_non_negative, ensure_same_batch, ensure_shape, EbmError};
-use ebm_core::Result;
+use ebm_core::check::{check_non_negative, ensure_same_batch, ensure_shape};
+use ebm_core::{EbmError, Result};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -117,14 +117,19 @@ pub(crate) fn check_z_rows(z: &Tensor, width: Option<i64>) -> Result<()> {
     }
 }
 
-/// A penalty on z added to the energy, E'(x, y, z) = E(x, y, z) + P(z), to limit the
-/// information z can carry (a z free to take any value explains every y and flattens the
-/// energy).
+/// A penalty on z as written in a config: `penalty = "none"`, `penalty = { l1 = 0.1 }`,
+/// `penalty = { l2 = 0.1 }`. [`ZPenaltyConfig::check`] checks the weight and gives the
+/// [`ZPenalty`] that the energies use.
 ///
-/// In configs: `penalty = "none"`, `penalty = { l1 = 0.1 }`, `penalty = { l2 = 0.1 }`.
+/// ```
+/// use ebm_latent::{ZPenalty, ZPenaltyConfig};
+/// assert_eq!(ZPenaltyConfig::L2(0.1).check().unwrap(), ZPenalty::l2(0.1).unwrap());
+/// // A negative weight is an error that names the key.
+/// assert!(ZPenaltyConfig::L1(-1.0).check().unwrap_err().to_string().contains("l1"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ZPenalty {
+pub enum ZPenaltyConfig {
     /// No penalty.
     #[default]
     None,
@@ -134,40 +139,78 @@ pub enum ZPenalty {
     L2(f64),
 }
 
-impl ZPenalty {
-    /// Checks the weight λ is finite and ≥ 0; the error names the key (`l1` or `l2`).
-    pub fn validate(&self) -> Result<()> {
-        match self {
-            ZPenalty::None => Ok(()),
-            ZPenalty::L1(weight) => check_non_negative("l1", *weight).map(|_| ()),
-            ZPenalty::L2(weight) => check_non_negative("l2", *weight).map(|_| ()),
+impl ZPenaltyConfig {
+    /// Checks the weight λ is finite and ≥ 0 and gives the penalty; the error names the key
+    /// (`l1` or `l2`).
+    pub fn check(&self) -> Result<ZPenalty> {
+        match *self {
+            ZPenaltyConfig::None => Ok(ZPenalty::NONE),
+            ZPenaltyConfig::L1(weight) => ZPenalty::l1(weight),
+            ZPenaltyConfig::L2(weight) => ZPenalty::l2(weight),
         }
     }
+}
 
-    /// P(z) for each row of `z [N, dz]` → `[N]` (zeros for [`ZPenalty::None`]).
+/// A penalty on z added to the energy, E'(x, y, z) = E(x, y, z) + P(z), to limit the
+/// information z can carry (a z free to take any value explains every y and flattens the
+/// energy).
+///
+/// Made by [`ZPenaltyConfig::check`] or the typed constructors ([`ZPenalty::l1`],
+/// [`ZPenalty::l2`], [`ZPenalty::NONE`]), so its weight is valid and is not checked again.
+///
+/// ```compile_fail
+/// // The weight is private: a penalty cannot skip the check.
+/// let p = ebm_latent::ZPenalty(ebm_latent::ZPenaltyConfig::L1(-1.0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ZPenalty(ZPenaltyConfig);
+
+impl ZPenalty {
+    /// No penalty.
+    pub const NONE: ZPenalty = ZPenalty(ZPenaltyConfig::None);
+
+    /// λ‖z‖₁, with λ finite and ≥ 0 (an error naming `l1` otherwise).
+    pub fn l1(weight: f64) -> Result<Self> {
+        Ok(ZPenalty(ZPenaltyConfig::L1(check_non_negative(
+            "l1", weight,
+        )?)))
+    }
+
+    /// λ‖z‖², with λ finite and ≥ 0 (an error naming `l2` otherwise).
+    pub fn l2(weight: f64) -> Result<Self> {
+        Ok(ZPenalty(ZPenaltyConfig::L2(check_non_negative(
+            "l2", weight,
+        )?)))
+    }
+
+    /// The config this penalty was checked from.
+    pub fn config(&self) -> ZPenaltyConfig {
+        self.0
+    }
+
+    /// P(z) for each row of `z [N, dz]` → `[N]` (zeros for [`ZPenalty::NONE`]).
     pub fn value(&self, z: &Tensor) -> Result<Tensor> {
-        self.validate()?;
         check_z_rows(z, None)?;
         let kind = z.kind();
-        Ok(match self {
-            ZPenalty::None => Tensor::f_zeros([z.size()[0]], (kind, z.device()))?,
-            ZPenalty::L1(weight) => z
+        Ok(match self.0 {
+            ZPenaltyConfig::None => Tensor::f_zeros([z.size()[0]], (kind, z.device()))?,
+            ZPenaltyConfig::L1(weight) => z
                 .f_abs()?
                 .f_sum_dim_intlist(1, false, kind)?
-                .f_mul_scalar(*weight)?,
-            ZPenalty::L2(weight) => z
+                .f_mul_scalar(weight)?,
+            ZPenaltyConfig::L2(weight) => z
                 .f_square()?
                 .f_sum_dim_intlist(1, false, kind)?
-                .f_mul_scalar(*weight)?,
+                .f_mul_scalar(weight)?,
         })
     }
 
     /// `energies + P(z)`, where `z [K, dz]` and the last axis of `energies` runs over its K rows
     /// (`[K]`, or `[B, K]` for every row of a batch against the same K points).
     pub fn add_to(&self, energies: &Tensor, z: &Tensor) -> Result<Tensor> {
-        match self {
-            ZPenalty::None => Ok(energies.shallow_clone()),
-            _ => Ok(energies.f_add(&self.value(z)?)?),
+        match self.0 {
+            ZPenaltyConfig::None => Ok(energies.shallow_clone()),
+            ZPenaltyConfig::L1(_) | ZPenaltyConfig::L2(_) => Ok(energies.f_add(&self.value(z)?)?),
         }
     }
 }

@@ -7,9 +7,9 @@
 use crate::energy::{LatentEnergy, ZPenalty};
 use crate::marginal::{check_width, energies_over_points, random_starts, search_z};
 use crate::space::LatentSpace;
-use ebm_core::error::{batch_size, ensure_no_nan, EbmError};
+use ebm_core::check::{batch_size, ensure_no_nan};
 use ebm_core::inference::float_kind;
-use ebm_core::{ContinuousSpace, Energy, FiniteSpace, GradientDescent, Result};
+use ebm_core::{ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescent, Result};
 use tch::{Kind, Tensor};
 
 /// The space y is searched over in joint inference.
@@ -56,7 +56,7 @@ pub struct PredictionsOverZ {
 /// z has no points to range over: an error (use a grid or Monte-Carlo draw instead).
 ///
 /// ```
-/// use ebm_core::{ContinuousSpace, GradientDescent};
+/// use ebm_core::{ContinuousSpace, GradientDescentConfig};
 /// use ebm_latent::{predictions_over_z, FnLatentEnergy, LatentSpace, YSpace, ZPenalty};
 /// use tch::{Device, Kind, Tensor};
 /// tch::manual_seed(0);
@@ -65,10 +65,10 @@ pub struct PredictionsOverZ {
 ///     (y - x - z * 0.5).square().sum_dim_intlist(1, false, None) * 0.5
 /// });
 /// let z = LatentSpace::signs(Kind::Float, Device::Cpu).unwrap();
-/// let gd = GradientDescent { restarts: 2, ..GradientDescent::default() };
+/// let gd = GradientDescentConfig { restarts: 2, ..Default::default() }.check().unwrap();
 /// let y_space = YSpace::Continuous { space: &ContinuousSpace::real(1).unwrap(), gd: &gd };
 /// let x = Tensor::from_slice(&[1.0f32]).view([1, 1]);
-/// let p = predictions_over_z(&e, &x, y_space, &z, &ZPenalty::None).unwrap();
+/// let p = predictions_over_z(&e, &x, y_space, &z, &ZPenalty::NONE).unwrap();
 /// let ys: Vec<f32> = Vec::try_from(p.y.view([-1])).unwrap();
 /// assert!((ys[0] - 0.5).abs() < 1e-3 && (ys[1] - 1.5).abs() < 1e-3);
 /// ```
@@ -79,7 +79,6 @@ pub fn predictions_over_z<E: LatentEnergy + ?Sized>(
     z_space: &LatentSpace,
     penalty: &ZPenalty,
 ) -> Result<PredictionsOverZ> {
-    penalty.validate()?;
     check_width(energy, z_space)?;
     let b = batch_size(x, "x")?;
     let z = z_space.points(float_kind(x), x.device())?.z.detach();
@@ -124,7 +123,7 @@ pub fn predictions_over_z<E: LatentEnergy + ?Sized>(
 /// let ys = FiniteSpace::Set(Tensor::from_slice(&[0.0f32, 1.0, 2.0, 3.0]).view([4, 1]));
 /// let z = LatentSpace::finite(Tensor::from_slice(&[0.0f32, 0.4]).view([2, 1])).unwrap();
 /// let x = Tensor::from_slice(&[1.6f32]).view([1, 1]);
-/// let best = joint_argmin(&e, &x, YSpace::Finite(&ys), &z, &ZPenalty::None).unwrap();
+/// let best = joint_argmin(&e, &x, YSpace::Finite(&ys), &z, &ZPenalty::NONE).unwrap();
 /// assert_eq!(f32::try_from(best.y.view([-1])).unwrap(), 2.0);
 /// assert_eq!(f32::try_from(best.z.view([-1])).unwrap(), 0.4);
 /// ```
@@ -135,7 +134,6 @@ pub fn joint_argmin<E: LatentEnergy + ?Sized>(
     z_space: &LatentSpace,
     penalty: &ZPenalty,
 ) -> Result<JointArgmin> {
-    penalty.validate()?;
     check_width(energy, z_space)?;
     let b = batch_size(x, "x")?;
     match (y_space, z_space) {
@@ -252,7 +250,6 @@ fn search_y_per_z<E: LatentEnergy + ?Sized>(
     gd: &GradientDescent,
     z: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
-    gd.validate()?;
     let b = batch_size(x, "x")?;
     let kz = z.size()[0];
     let n = b * kz;

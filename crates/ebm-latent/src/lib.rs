@@ -12,7 +12,9 @@
 //!
 //! z must carry limited information, or it explains every y and the energy goes flat: its
 //! cardinality or dimension comes from the [`LatentSpace`], and an L1 or L2 [`ZPenalty`] is
-//! added to the energy. [`LatentConfig`] describes all of this in a config file.
+//! added to the energy. [`LatentConfig`] describes all of this in a config file; as in every
+//! `ebm` crate, a config's `check()` names the bad key, and [`ZPenaltyConfig::check`] gives
+//! the checked [`ZPenalty`] (private weight, checked once).
 //!
 //! ```
 //! use ebm_core::Energy;
@@ -24,7 +26,7 @@
 //!     (y - z).square().sum_dim_intlist(1, false, None) * 0.5
 //! });
 //! let z = LatentSpace::signs(Kind::Double, Device::Cpu).unwrap();
-//! let mut f = Marginalized::new(e, z, 1.0, ZPenalty::None).unwrap();
+//! let mut f = Marginalized::new(e, z, 1.0, ZPenalty::NONE).unwrap();
 //! let x = Tensor::zeros([2, 1], (Kind::Double, Device::Cpu));
 //! let y = Tensor::from_slice(&[0.9f64, -0.9]).view([2, 1]);
 //!
@@ -52,7 +54,7 @@ pub mod marginal;
 pub mod space;
 
 pub use config::{LatentConfig, LatentSpaceConfig};
-pub use energy::{FnLatentEnergy, LatentEnergy, ZPenalty};
+pub use energy::{FnLatentEnergy, LatentEnergy, ZPenalty, ZPenaltyConfig};
 pub use joint::{joint_argmin, predictions_over_z, JointArgmin, PredictionsOverZ, YSpace};
 pub use marginal::{LatentArgmin, Marginalized};
 pub use space::{LatentPoints, LatentSpace};

@@ -2,11 +2,11 @@
 
 use crate::energy::{check_z_rows, LatentEnergy, ZPenalty};
 use crate::space::{LatentPoints, LatentSpace};
-use ebm_core::error::{check_beta, ensure_same_batch, ensure_shape, EbmError};
+use ebm_core::check::{check_beta, ensure_same_batch, ensure_shape};
 use ebm_core::inference::float_kind;
 use ebm_core::{
-    argmin_table, free_energy, free_energy_weighted, ContinuousSpace, Energy, GradientDescent,
-    Minima, Result,
+    argmin_table, free_energy, free_energy_weighted, ContinuousSpace, EbmError, Energy,
+    GradientDescent, Minima, Result,
 };
 use tch::{Kind, Tensor};
 
@@ -37,7 +37,7 @@ use tch::{Kind, Tensor};
 ///     (y - z).square().sum_dim_intlist(1, false, None) * 0.5
 /// });
 /// let z = LatentSpace::signs(Kind::Double, Device::Cpu).unwrap();
-/// let f = Marginalized::new(e, z, 1.0, ZPenalty::None).unwrap();
+/// let f = Marginalized::new(e, z, 1.0, ZPenalty::NONE).unwrap();
 /// let x = Tensor::zeros([1, 1], (Kind::Double, Device::Cpu));
 /// let y = Tensor::from_slice(&[0.0f64]).view([1, 1]);
 /// let value = f64::try_from(f.energy(&x, &y).unwrap().get(0)).unwrap();
@@ -76,7 +76,7 @@ pub struct LatentArgmin {
 }
 
 impl<E: LatentEnergy> Marginalized<E> {
-    /// Builds a marginalised energy and checks it (see [`Marginalized::validate`]).
+    /// Builds a marginalised energy and checks it (see [`Marginalized::check`]).
     pub fn new(energy: E, z: LatentSpace, beta: f64, penalty: ZPenalty) -> Result<Self> {
         let marginalized = Marginalized {
             energy,
@@ -84,13 +84,14 @@ impl<E: LatentEnergy> Marginalized<E> {
             beta,
             penalty,
         };
-        marginalized.validate()?;
+        marginalized.check()?;
         Ok(marginalized)
     }
 
-    /// Checks β (> 0, ∞ allowed; ∞ required by a `Continuous` z), the penalty weight (≥ 0),
-    /// the latent space, and that its width matches the energy's [`LatentEnergy::z_dim`].
-    pub fn validate(&self) -> Result<()> {
+    /// Checks β (> 0, ∞ allowed; ∞ required by a `Continuous` z), the latent space, and that
+    /// its width matches the energy's [`LatentEnergy::z_dim`] (the penalty was checked when
+    /// it was made). The fields are public, so every evaluation checks again.
+    pub fn check(&self) -> Result<()> {
         check_beta(self.beta)?;
         if self.beta.is_finite() && matches!(self.z, LatentSpace::Continuous { .. }) {
             return Err(EbmError::Hyperparameter {
@@ -100,7 +101,6 @@ impl<E: LatentEnergy> Marginalized<E> {
                 value: self.beta.to_string(),
             });
         }
-        self.penalty.validate()?;
         check_width(&self.energy, &self.z)
     }
 
@@ -113,14 +113,12 @@ impl<E: LatentEnergy> Marginalized<E> {
 
     /// E'(x_b, y_b, z_k) against given points `z [K, dz]`: `[B, K]`, in one batched call.
     pub fn energies_at(&self, x: &Tensor, y: &Tensor, z: &Tensor) -> Result<Tensor> {
-        self.penalty.validate()?;
         energies_over_points(&self.energy, &self.penalty, x, y, z)
     }
 
     /// min_z E'(x, y, z) and its argmin, per row: enumeration for points, gradient descent
     /// for a `Continuous` z. β plays no part.
     pub fn argmin_z(&self, x: &Tensor, y: &Tensor) -> Result<LatentArgmin> {
-        self.penalty.validate()?;
         check_width(&self.energy, &self.z)?;
         match &self.z {
             LatentSpace::Continuous { space, gd } => {
@@ -141,7 +139,6 @@ impl<E: LatentEnergy> Marginalized<E> {
 
     /// The points used and the energies against them, `[B, K]`.
     fn table(&self, x: &Tensor, y: &Tensor) -> Result<(LatentPoints, Tensor)> {
-        self.penalty.validate()?;
         check_width(&self.energy, &self.z)?;
         ensure_same_batch(x, "x", y, "y")?;
         let points = self.z.points(latent_kind(x, y), y.device())?;
@@ -153,7 +150,7 @@ impl<E: LatentEnergy> Marginalized<E> {
 impl<E: LatentEnergy> Energy for Marginalized<E> {
     /// F_β(x_b, y_b) for each row: `x [B, ...]`, `y [B, ...]` → `[B]`.
     fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        self.validate()?;
+        self.check()?;
         if let LatentSpace::Continuous { .. } = self.z {
             return Ok(self.argmin_z(x, y)?.energy);
         }
@@ -245,7 +242,6 @@ pub(crate) fn search_z<E: LatentEnergy + ?Sized>(
     space: &ContinuousSpace,
     gd: &GradientDescent,
 ) -> Result<Minima> {
-    gd.validate()?;
     let b = ensure_same_batch(x, "x", y, "y")?;
     let device = y.device();
     let starts = random_starts(space, gd, b, latent_kind(x, y), device)?;
@@ -259,7 +255,7 @@ pub(crate) fn search_z<E: LatentEnergy + ?Sized>(
     gd.minimize_from(&conditioned, &rows, space, &starts, None)
 }
 
-/// `gd.restarts` random starts per row in `space`: `[n, R, d]`, without a graph.
+/// `gd.restarts()` random starts per row in `space`: `[n, R, d]`, without a graph.
 pub(crate) fn random_starts(
     space: &ContinuousSpace,
     gd: &GradientDescent,
@@ -267,13 +263,13 @@ pub(crate) fn random_starts(
     kind: Kind,
     device: tch::Device,
 ) -> Result<Tensor> {
-    let r = i64::try_from(gd.restarts).map_err(|_| EbmError::Hyperparameter {
+    let r = i64::try_from(gd.restarts()).map_err(|_| EbmError::Hyperparameter {
         name: "restarts".into(),
         reason: "is too large",
-        value: gd.restarts.to_string(),
+        value: gd.restarts().to_string(),
     })?;
     let _guard = tch::no_grad_guard();
     Ok(space
-        .sample(n * r, gd.init_scale, kind, device)?
+        .sample(n * r, gd.init_scale(), kind, device)?
         .f_view([n, r, space.dim()])?)
 }

@@ -1,8 +1,8 @@
 //! The sets z ranges over, and the points and weights that integrate over them.
 
 use crate::energy::check_z_rows;
-use ebm_core::error::{check_count, check_positive, EbmError};
-use ebm_core::{ContinuousSpace, GradientDescent, Quadrature, Result};
+use ebm_core::check::{check_count, check_positive};
+use ebm_core::{ContinuousSpace, EbmError, GradientDescent, Quadrature, Result};
 use std::f64::consts::PI;
 use tch::{Device, Kind, Tensor};
 
@@ -50,7 +50,8 @@ pub enum LatentSpace {
     Continuous {
         /// Where z lives: a box, or R^d.
         space: ContinuousSpace,
-        /// The search over z (restarts, steps, step size); its starts are random.
+        /// The search over z (restarts, steps, step size), checked by
+        /// `GradientDescentConfig::check`; its starts are random.
         gd: GradientDescent,
     },
 }
@@ -68,7 +69,7 @@ impl LatentSpace {
     /// A finite set from a tensor `[Kz, dz]`, checked.
     pub fn finite(points: Tensor) -> Result<Self> {
         let space = LatentSpace::Finite(points);
-        space.validate()?;
+        space.check()?;
         Ok(space)
     }
 
@@ -100,20 +101,21 @@ impl LatentSpace {
             samples,
             scale,
         };
-        z.validate()?;
+        z.check()?;
         Ok(z)
     }
 
     /// A continuous z for β = ∞, searched by `gd`, checked.
     pub fn continuous(space: ContinuousSpace, gd: GradientDescent) -> Result<Self> {
         let z = LatentSpace::Continuous { space, gd };
-        z.validate()?;
+        z.check()?;
         Ok(z)
     }
 
     /// Checks the space: a non-empty `[K, dz]` set or grid, a valid continuous space, a
-    /// sample count ≥ 1 and a scale > 0, valid search settings.
-    pub fn validate(&self) -> Result<()> {
+    /// sample count ≥ 1 and a scale > 0 (the search settings of `Continuous` were checked
+    /// when its `GradientDescent` was made).
+    pub fn check(&self) -> Result<()> {
         match self {
             LatentSpace::Finite(points) => check_points(points, "latent set Z"),
             LatentSpace::Quadrature(q) => {
@@ -145,16 +147,13 @@ impl LatentSpace {
                 }
                 Ok(())
             }
-            LatentSpace::Continuous { space, gd } => {
-                check_space(space)?;
-                gd.validate()
-            }
+            LatentSpace::Continuous { space, .. } => check_space(space),
         }
     }
 
     /// The width dz of z.
     pub fn dim(&self) -> Result<i64> {
-        self.validate()?;
+        self.check()?;
         Ok(match self {
             LatentSpace::Finite(points) => points.size()[1],
             LatentSpace::Quadrature(q) => q.points.size()[1],
@@ -179,7 +178,7 @@ impl LatentSpace {
     /// fresh ones). A finite set keeps its autograd graph, so a learnable set of codes gets
     /// gradients. `Continuous` has no points: an error.
     pub fn points(&self, kind: Kind, device: Device) -> Result<LatentPoints> {
-        self.validate()?;
+        self.check()?;
         match self {
             LatentSpace::Finite(points) => Ok(LatentPoints {
                 z: points.f_to_device(device)?.f_to_kind(kind)?,

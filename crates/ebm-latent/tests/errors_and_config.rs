@@ -1,9 +1,11 @@
 //! What bad input gets, and the serde configuration.
 
-use ebm_core::{ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescent};
+use ebm_core::{
+    ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescent, GradientDescentConfig,
+};
 use ebm_latent::{
     joint_argmin, predictions_over_z, FnLatentEnergy, LatentConfig, LatentEnergy, LatentSpace,
-    LatentSpaceConfig, Marginalized, YSpace, ZPenalty,
+    LatentSpaceConfig, Marginalized, YSpace, ZPenalty, ZPenaltyConfig,
 };
 use rstest::rstest;
 use tch::{Device, Kind, Tensor};
@@ -41,10 +43,10 @@ fn hyperparameter(err: EbmError) -> String {
 #[case(f64::NAN)]
 #[case(f64::NEG_INFINITY)]
 fn a_bad_beta_is_rejected(#[case] beta: f64) {
-    let err = Marginalized::new(one_dim(), signs(), beta, ZPenalty::None).expect_err("rejected");
+    let err = Marginalized::new(one_dim(), signs(), beta, ZPenalty::NONE).expect_err("rejected");
     assert_eq!(hyperparameter(err), "beta");
     // Also when set on a built value, at evaluation time.
-    let mut f = Marginalized::new(one_dim(), signs(), 1.0, ZPenalty::None).expect("valid");
+    let mut f = Marginalized::new(one_dim(), signs(), 1.0, ZPenalty::NONE).expect("valid");
     f.beta = beta;
     let x = column(&[0.0]);
     let err = f.energy(&x, &x).expect_err("rejected");
@@ -58,43 +60,54 @@ fn a_finite_beta_needs_points_to_integrate_over() {
         GradientDescent::default(),
     )
     .expect("z");
-    let err = Marginalized::new(one_dim(), z, 2.0, ZPenalty::None).expect_err("rejected");
+    let err = Marginalized::new(one_dim(), z, 2.0, ZPenalty::NONE).expect_err("rejected");
     assert_eq!(hyperparameter(err), "beta");
 }
 
 #[rstest]
-#[case(ZPenalty::L1(-0.1))]
-#[case(ZPenalty::L2(-1.0))]
-#[case(ZPenalty::L2(f64::NAN))]
-#[case(ZPenalty::L1(f64::INFINITY))]
-fn a_bad_penalty_weight_is_rejected(#[case] penalty: ZPenalty) {
+#[case(ZPenaltyConfig::L1(-0.1), "l1")]
+#[case(ZPenaltyConfig::L2(-1.0), "l2")]
+#[case(ZPenaltyConfig::L2(f64::NAN), "l2")]
+#[case(ZPenaltyConfig::L1(f64::INFINITY), "l1")]
+fn a_bad_penalty_weight_is_rejected(#[case] penalty: ZPenaltyConfig, #[case] key: &str) {
     // The error names the config key of the weight: `penalty = { l1 = λ }` or `{ l2 = λ }`.
-    let key = match penalty {
-        ZPenalty::L1(_) => "l1",
-        ZPenalty::L2(_) => "l2",
-        ZPenalty::None => unreachable!("no weight to reject"),
+    // A penalty is checked once, when it is made: a bad weight never reaches an energy.
+    let err = penalty.check().expect_err("rejected");
+    assert_eq!(hyperparameter(err), key);
+    let typed = match penalty {
+        ZPenaltyConfig::L1(weight) => ZPenalty::l1(weight),
+        ZPenaltyConfig::L2(weight) => ZPenalty::l2(weight),
+        ZPenaltyConfig::None => unreachable!("no weight to reject"),
     };
-    let err = Marginalized::new(one_dim(), signs(), 1.0, penalty).expect_err("rejected");
-    assert_eq!(hyperparameter(err), key);
-    let err = penalty.value(&column(&[1.0])).expect_err("rejected");
-    assert_eq!(hyperparameter(err), key);
-    let ys = FiniteSpace::Signs;
-    let err = joint_argmin(
-        &one_dim(),
-        &column(&[0.0]),
-        YSpace::Finite(&ys),
-        &signs(),
-        &penalty,
-    )
-    .expect_err("rejected");
-    assert_eq!(hyperparameter(err), key);
+    assert_eq!(hyperparameter(typed.expect_err("rejected")), key);
+    // Through a latent config, the key is nested in its table.
+    let config = LatentConfig {
+        penalty,
+        ..LatentConfig::default()
+    };
+    assert_eq!(
+        hyperparameter(config.check().expect_err("rejected")),
+        format!("penalty.{key}")
+    );
+    let err = config
+        .marginalize(one_dim(), Kind::Double, CPU)
+        .expect_err("rejected");
+    assert_eq!(hyperparameter(err), format!("penalty.{key}"));
+}
+
+#[rstest]
+#[case(ZPenaltyConfig::None)]
+#[case(ZPenaltyConfig::L1(0.0))]
+#[case(ZPenaltyConfig::L2(2.5))]
+fn a_checked_penalty_keeps_its_config(#[case] config: ZPenaltyConfig) {
+    assert_eq!(config.check().expect("valid").config(), config);
 }
 
 /// z of width 2 for an energy declared with width 1, and a set that is not `[K, dz]`.
 #[test]
 fn z_of_the_wrong_width_is_a_shape_error() {
     let wide = LatentSpace::finite(Tensor::zeros([3, 2], (Kind::Double, CPU))).expect("Z");
-    let err = Marginalized::new(one_dim(), wide, 1.0, ZPenalty::None).expect_err("rejected");
+    let err = Marginalized::new(one_dim(), wide, 1.0, ZPenalty::NONE).expect_err("rejected");
     assert!(
         matches!(err, EbmError::Shape { ref got, .. } if got == &vec![3, 2]),
         "{err}"
@@ -108,7 +121,7 @@ fn z_of_the_wrong_width_is_a_shape_error() {
         &column(&[0.0]),
         YSpace::Finite(&ys),
         &wide_mc,
-        &ZPenalty::None,
+        &ZPenalty::NONE,
     )
     .expect_err("rejected");
     assert!(matches!(err, EbmError::Shape { .. }), "{err}");
@@ -138,7 +151,7 @@ fn an_empty_latent_set_is_rejected() {
         energy: one_dim(),
         z: LatentSpace::Finite(Tensor::zeros([0, 1], (Kind::Double, CPU))),
         beta: 1.0,
-        penalty: ZPenalty::None,
+        penalty: ZPenalty::NONE,
     };
     let x = column(&[0.0]);
     assert!(matches!(
@@ -146,10 +159,7 @@ fn an_empty_latent_set_is_rejected() {
         Err(EbmError::EmptyCandidates(_))
     ));
     let config = LatentSpaceConfig::Finite { points: vec![] };
-    assert!(matches!(
-        config.validate(),
-        Err(EbmError::EmptyCandidates(_))
-    ));
+    assert!(matches!(config.check(), Err(EbmError::EmptyCandidates(_))));
     let err = LatentSpace::one_hot(0, Kind::Float, CPU).expect_err("rejected");
     assert_eq!(hyperparameter(err), "one-hot count");
 }
@@ -170,7 +180,7 @@ fn bad_monte_carlo_settings_are_rejected(
 
 #[test]
 fn other_bad_inputs_get_specific_errors() {
-    let f = Marginalized::new(one_dim(), signs(), 1.0, ZPenalty::None).expect("valid");
+    let f = Marginalized::new(one_dim(), signs(), 1.0, ZPenalty::NONE).expect("valid");
     // x and y of different batch sizes.
     let err = f
         .energy(&column(&[0.0, 1.0]), &column(&[0.0]))
@@ -179,7 +189,7 @@ fn other_bad_inputs_get_specific_errors() {
 
     // An energy whose output is not [B].
     let bad = FnLatentEnergy::new(|_x: &Tensor, y: &Tensor, _z: &Tensor| y.shallow_clone());
-    let f = Marginalized::new(bad, signs(), 1.0, ZPenalty::None).expect("valid");
+    let f = Marginalized::new(bad, signs(), 1.0, ZPenalty::NONE).expect("valid");
     let y = Tensor::zeros([2, 3], (Kind::Double, CPU));
     let err = f.energy(&y, &y).expect_err("rejected");
     assert!(matches!(err, EbmError::Shape { .. }), "{err}");
@@ -190,7 +200,7 @@ fn other_bad_inputs_get_specific_errors() {
         GradientDescent::default(),
     )
     .expect("z");
-    let f = Marginalized::new(one_dim(), z, f64::INFINITY, ZPenalty::None).expect("valid");
+    let f = Marginalized::new(one_dim(), z, f64::INFINITY, ZPenalty::NONE).expect("valid");
     let x = column(&[0.0]);
     assert_eq!(
         hyperparameter(f.energies_over_z(&x, &x).expect_err("rejected")),
@@ -202,14 +212,14 @@ fn other_bad_inputs_get_specific_errors() {
         gd: &gd,
     };
     let err =
-        predictions_over_z(&one_dim(), &x, y_space, &f.z, &ZPenalty::None).expect_err("rejected");
+        predictions_over_z(&one_dim(), &x, y_space, &f.z, &ZPenalty::NONE).expect_err("rejected");
     assert_eq!(hyperparameter(err), "z");
-    let err = joint_argmin(&one_dim(), &x, y_space, &f.z, &ZPenalty::None).expect_err("rejected");
+    let err = joint_argmin(&one_dim(), &x, y_space, &f.z, &ZPenalty::NONE).expect_err("rejected");
     assert_eq!(hyperparameter(err), "z");
 
     // A NaN energy.
     let nan = FnLatentEnergy::new(|x: &Tensor, _y: &Tensor, _z: &Tensor| x.view([-1]) * f64::NAN);
-    let f = Marginalized::new(nan, signs(), 1.0, ZPenalty::None).expect("valid");
+    let f = Marginalized::new(nan, signs(), 1.0, ZPenalty::NONE).expect("valid");
     assert!(matches!(f.energy(&x, &x), Err(EbmError::NonFinite { .. })));
 }
 
@@ -234,7 +244,7 @@ fn configs_read_with_defaults_and_reject_unknown_fields() {
             bounds: Some([-1.0, 1.0])
         }
     );
-    assert_eq!(config.penalty, ZPenalty::L1(0.25));
+    assert_eq!(config.penalty, ZPenaltyConfig::L1(0.25));
     let again: LatentConfig =
         serde_json::from_str(&serde_json::to_string(&config).expect("json")).expect("round trip");
     assert_eq!(again, config);
@@ -246,7 +256,7 @@ fn configs_read_with_defaults_and_reject_unknown_fields() {
         panic!("not continuous");
     };
     assert_eq!(search.restarts, 3);
-    assert_eq!(search.steps, GradientDescent::default().steps);
+    assert_eq!(search.steps, GradientDescentConfig::default().steps);
 
     for (bad, culprit) in [
         (r#"{ "temperature": 1.0 }"#, "unknown field `temperature`"),
@@ -273,17 +283,16 @@ fn configs_read_with_defaults_and_reject_unknown_fields() {
 
 #[rstest]
 #[case(LatentConfig { beta: 0.0, ..LatentConfig::default() }, "beta")]
-#[case(LatentConfig { penalty: ZPenalty::L2(-1.0), ..LatentConfig::default() }, "penalty.l2")]
+#[case(LatentConfig { penalty: ZPenaltyConfig::L2(-1.0), ..LatentConfig::default() }, "penalty.l2")]
 #[case(LatentConfig { z: LatentSpaceConfig::Grid { dim: 3, lo: 0.0, hi: 1.0, points: 4 }, ..LatentConfig::default() }, "z.dim")]
 #[case(LatentConfig { z: LatentSpaceConfig::Grid { dim: 1, lo: 1.0, hi: 0.0, points: 4 }, ..LatentConfig::default() }, "box")]
 #[case(LatentConfig { z: LatentSpaceConfig::Finite { points: vec![vec![1.0], vec![1.0, 2.0]] }, ..LatentConfig::default() }, "z.points")]
 #[case(LatentConfig { z: LatentSpaceConfig::MonteCarlo { dim: 1, samples: 0, scale: 1.0, bounds: None }, ..LatentConfig::default() }, "z.samples")]
-#[case(LatentConfig { beta: 1.0, z: LatentSpaceConfig::Continuous { dim: 1, bounds: None, search: GradientDescent::default() }, ..LatentConfig::default() }, "beta")]
+#[case(LatentConfig { beta: 1.0, z: LatentSpaceConfig::Continuous { dim: 1, bounds: None, search: GradientDescentConfig::default() }, ..LatentConfig::default() }, "beta")]
+#[case(LatentConfig { z: LatentSpaceConfig::Continuous { dim: 1, bounds: None, search: GradientDescentConfig { steps: 0, ..GradientDescentConfig::default() } }, ..LatentConfig::default() }, "z.search.steps")]
+#[case(LatentConfig { z: LatentSpaceConfig::OneHot { count: 0 }, ..LatentConfig::default() }, "z.count")]
 fn invalid_configs_name_the_bad_field(#[case] config: LatentConfig, #[case] name: &str) {
-    assert_eq!(
-        hyperparameter(config.validate().expect_err("rejected")),
-        name
-    );
+    assert_eq!(hyperparameter(config.check().expect_err("rejected")), name);
 }
 
 /// A config builds the same marginalised energy as the direct construction.
@@ -304,12 +313,13 @@ fn a_config_builds_the_marginalized_energy(
     let config = LatentConfig {
         beta: 2.0,
         z,
-        penalty: ZPenalty::L2(0.1),
+        penalty: ZPenaltyConfig::L2(0.1),
     };
     let from_config = config
         .marginalize(one_dim(), Kind::Double, CPU)
         .expect("built");
-    let by_hand = Marginalized::new(one_dim(), direct, 2.0, ZPenalty::L2(0.1)).expect("valid");
+    let by_hand = Marginalized::new(one_dim(), direct, 2.0, ZPenalty::l2(0.1).expect("valid"))
+        .expect("valid");
     let x = column(&[0.0, 0.0, 0.0]);
     let y = column(&[-0.7, 0.1, 1.3]);
     let a: Vec<f64> = Vec::try_from(from_config.energy(&x, &y).expect("F")).expect("a");

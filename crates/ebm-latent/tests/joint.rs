@@ -1,6 +1,6 @@
 //! Joint inference over (y, z) and the set of predictions {ŷ(z)}.
 
-use ebm_core::{ContinuousSpace, FiniteSpace, GradientDescent};
+use ebm_core::{ContinuousSpace, FiniteSpace, GradientDescent, GradientDescentConfig};
 use ebm_latent::{joint_argmin, predictions_over_z, FnLatentEnergy, LatentSpace, YSpace, ZPenalty};
 use proptest::prelude::*;
 use rstest::rstest;
@@ -35,10 +35,12 @@ fn shifted_modes() -> FnLatentEnergy<impl Fn(&Tensor, &Tensor, &Tensor) -> Tenso
 }
 
 fn descent() -> GradientDescent {
-    GradientDescent {
+    GradientDescentConfig {
         restarts: 4,
-        ..GradientDescent::default()
+        ..GradientDescentConfig::default()
     }
+    .check()
+    .expect("valid")
 }
 
 proptest! {
@@ -61,7 +63,7 @@ proptest! {
         let z_space = LatentSpace::finite(column(&(0..kz).map(|i| i as f64).collect::<Vec<_>>())).expect("Z");
         let y_space = FiniteSpace::Classes(ky as i64);
         // L1 on z ≥ 0 adds weight·z to the table.
-        let penalty = ZPenalty::L1(weight);
+        let penalty = ZPenalty::l1(weight).expect("valid");
 
         let best = joint_argmin(&energy, &x, YSpace::Finite(&y_space), &z_space, &penalty).expect("joint");
         let y_hat: Vec<i64> = Vec::try_from(&best.y).expect("ŷ");
@@ -94,8 +96,8 @@ proptest! {
 /// by gradient descent on a continuous y; an L2 penalty leaves them in place and adds λ z² = λ
 /// to their energies.
 #[rstest]
-#[case(ZPenalty::None, 0.0)]
-#[case(ZPenalty::L2(0.3), 0.3)]
+#[case(ZPenalty::NONE, 0.0)]
+#[case(ZPenalty::l2(0.3).expect("valid"), 0.3)]
 fn predictions_over_z_are_x_plus_or_minus_a_half(#[case] penalty: ZPenalty, #[case] added: f64) {
     tch::manual_seed(1);
     let xs = [-1.0, 0.0, 0.7, 2.0];
@@ -135,7 +137,7 @@ fn predictions_over_z_on_a_finite_grid_of_y() {
         &column(&xs),
         YSpace::Finite(&y_space),
         &z_space,
-        &ZPenalty::None,
+        &ZPenalty::NONE,
     )
     .expect("predictions");
     let ys = values(&p.y);
@@ -160,7 +162,7 @@ fn joint_argmin_with_a_continuous_y() {
     };
     let z_space = LatentSpace::signs(Kind::Double, CPU).expect("signs");
     let best =
-        joint_argmin(&energy, &column(&xs), y_space, &z_space, &ZPenalty::None).expect("joint");
+        joint_argmin(&energy, &column(&xs), y_space, &z_space, &ZPenalty::NONE).expect("joint");
     let (ys, zs, es) = (values(&best.y), values(&best.z), values(&best.energy));
     for (b, x) in xs.iter().enumerate() {
         let sign = x.signum();
@@ -191,7 +193,7 @@ fn joint_argmin_with_a_continuous_z() {
         &column(&xs),
         YSpace::Finite(&y_space),
         &z_space,
-        &ZPenalty::None,
+        &ZPenalty::NONE,
     )
     .expect("joint");
     let (ys, zs, es) = (values(&best.y), values(&best.z), values(&best.energy));

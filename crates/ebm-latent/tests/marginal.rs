@@ -1,8 +1,10 @@
 //! Marginalisation over z: soft-min bounds and limits, the two-mode example, hand-computed
 //! values, penalties, Monte Carlo against quadrature, and gradients.
 
-use ebm_core::{ContinuousSpace, Energy, GradientDescent, Quadrature};
-use ebm_latent::{FnLatentEnergy, LatentEnergy, LatentSpace, Marginalized, ZPenalty};
+use ebm_core::{ContinuousSpace, Energy, GradientDescentConfig, Quadrature};
+use ebm_latent::{
+    FnLatentEnergy, LatentEnergy, LatentSpace, Marginalized, ZPenalty, ZPenaltyConfig,
+};
 use proptest::prelude::*;
 use rstest::rstest;
 use tch::{nn, nn::Module, Device, Kind, Tensor};
@@ -53,7 +55,7 @@ proptest! {
     ) {
         let table = Tensor::from_slice(&entries).view([b as i64, k as i64]);
         let z = LatentSpace::finite(column(&(0..k).map(|i| i as f64).collect::<Vec<_>>())).expect("Z");
-        let mut f = Marginalized::new(table_energy(table), z, beta, ZPenalty::None).expect("valid");
+        let mut f = Marginalized::new(table_energy(table), z, beta, ZPenalty::NONE).expect("valid");
         let x = column(&(0..b).map(|i| i as f64).collect::<Vec<_>>());
         let y = Tensor::zeros([b as i64, 1], (Kind::Double, CPU));
         let mut at = |beta: f64| { f.beta = beta; values(&f.energy(&x, &y).expect("F")) };
@@ -77,7 +79,9 @@ proptest! {
         weight in 0.0f64..2.0,
         which in 0usize..3,
     ) {
-        let penalty = [ZPenalty::None, ZPenalty::L1(weight), ZPenalty::L2(weight)][which];
+        let penalty = [ZPenaltyConfig::None, ZPenaltyConfig::L1(weight), ZPenaltyConfig::L2(weight)][which]
+            .check()
+            .expect("valid");
         let f = two_mode_free_energy(&[y, -y], beta, penalty);
         prop_assert!((f[0] - f[1]).abs() < 1e-12, "F({y}) = {} but F({}) = {}", f[0], -y, f[1]);
     }
@@ -91,12 +95,14 @@ proptest! {
 fn two_mode_minima_by_gradient_descent(#[case] beta: f64, #[case] expected: Vec<f64>) {
     tch::manual_seed(7);
     let z = LatentSpace::signs(Kind::Double, CPU).expect("signs");
-    let f = Marginalized::new(two_modes(), z, beta, ZPenalty::None).expect("valid");
-    let gd = GradientDescent {
+    let f = Marginalized::new(two_modes(), z, beta, ZPenalty::NONE).expect("valid");
+    let gd = GradientDescentConfig {
         restarts: 16,
         init_scale: 2.0,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     let x = Tensor::zeros([1, 1], (Kind::Double, CPU));
     let minima = gd
         .minimize(&f, &x, &ContinuousSpace::real(1).expect("R"))
@@ -116,7 +122,7 @@ fn two_mode_minima_by_gradient_descent(#[case] beta: f64, #[case] expected: Vec<
 #[test]
 fn two_mode_minima_on_a_fine_grid() {
     let ys: Vec<f64> = (0..=6000).map(|i| -3.0 + i as f64 * 0.001).collect();
-    let f = two_mode_free_energy(&ys, 20.0, ZPenalty::None);
+    let f = two_mode_free_energy(&ys, 20.0, ZPenalty::NONE);
     let minima: Vec<f64> = (1..ys.len() - 1)
         .filter(|&i| f[i] < f[i - 1] && f[i] < f[i + 1])
         .map(|i| ys[i])
@@ -131,14 +137,14 @@ fn two_mode_minima_on_a_fine_grid() {
 /// F₁ = −log(e^−9/8 + e^−1/8), F₂ = −½ log(e^−9/4 + e^−1/4); with an L2 penalty ½ z² on
 /// {0, 1, 3}: energies {½, ½, 13/2}, F₁ = −log(2 e^−½ + e^−13/2), F₂ = −½ log(2 e^−1 + e^−13).
 #[rstest]
-#[case(&[0.0, 1.0, 3.0], 1.0, 1.0, ZPenalty::None, -0.554_956_919_641_990_6)]
-#[case(&[0.0, 1.0, 3.0], 1.0, 2.0, ZPenalty::None, -0.163_281_320_633_735_24)]
-#[case(&[0.0, 1.0, 3.0], 1.0, f64::INFINITY, ZPenalty::None, 0.0)]
-#[case(&[-1.0, 1.0], 0.5, 1.0, ZPenalty::None, -0.188_261_687_518_222_9)]
-#[case(&[-1.0, 1.0], 0.5, 2.0, ZPenalty::None, 0.061_535_994_478_513_74)]
-#[case(&[-1.0, 1.0], 0.5, f64::INFINITY, ZPenalty::None, 0.125)]
-#[case(&[0.0, 1.0, 3.0], 1.0, 1.0, ZPenalty::L2(0.5), -0.194_385_789_255_727_53)]
-#[case(&[0.0, 1.0, 3.0], 1.0, 2.0, ZPenalty::L2(0.5), 0.153_424_873_669_298_44)]
+#[case(&[0.0, 1.0, 3.0], 1.0, 1.0, ZPenalty::NONE, -0.554_956_919_641_990_6)]
+#[case(&[0.0, 1.0, 3.0], 1.0, 2.0, ZPenalty::NONE, -0.163_281_320_633_735_24)]
+#[case(&[0.0, 1.0, 3.0], 1.0, f64::INFINITY, ZPenalty::NONE, 0.0)]
+#[case(&[-1.0, 1.0], 0.5, 1.0, ZPenalty::NONE, -0.188_261_687_518_222_9)]
+#[case(&[-1.0, 1.0], 0.5, 2.0, ZPenalty::NONE, 0.061_535_994_478_513_74)]
+#[case(&[-1.0, 1.0], 0.5, f64::INFINITY, ZPenalty::NONE, 0.125)]
+#[case(&[0.0, 1.0, 3.0], 1.0, 1.0, ZPenalty::l2(0.5).expect("valid"), -0.194_385_789_255_727_53)]
+#[case(&[0.0, 1.0, 3.0], 1.0, 2.0, ZPenalty::l2(0.5).expect("valid"), 0.153_424_873_669_298_44)]
 fn free_energy_by_hand(
     #[case] set: &[f64],
     #[case] y: f64,
@@ -159,11 +165,11 @@ fn free_energy_by_hand(
 /// The penalty adds exactly λ‖z‖₁ or λ‖z‖² to every energy over z:
 /// z = (1, −2), (½, 0), (0, 0) have ‖z‖₁ = 3, ½, 0 and ‖z‖² = 5, ¼, 0.
 #[rstest]
-#[case(ZPenalty::None, [0.0, 0.0, 0.0])]
-#[case(ZPenalty::L1(0.3), [0.9, 0.15, 0.0])]
-#[case(ZPenalty::L2(0.3), [1.5, 0.075, 0.0])]
-#[case(ZPenalty::L1(0.0), [0.0, 0.0, 0.0])]
-#[case(ZPenalty::L2(2.0), [10.0, 0.5, 0.0])]
+#[case(ZPenalty::NONE, [0.0, 0.0, 0.0])]
+#[case(ZPenalty::l1(0.3).expect("valid"), [0.9, 0.15, 0.0])]
+#[case(ZPenalty::l2(0.3).expect("valid"), [1.5, 0.075, 0.0])]
+#[case(ZPenalty::l1(0.0).expect("valid"), [0.0, 0.0, 0.0])]
+#[case(ZPenalty::l2(2.0).expect("valid"), [10.0, 0.5, 0.0])]
 fn penalties_add_exactly_the_norm(#[case] penalty: ZPenalty, #[case] added: [f64; 3]) {
     let points = Tensor::from_slice(&[1.0f64, -2.0, 0.5, 0.0, 0.0, 0.0]).view([3, 2]);
     // An energy that depends on x, y and z, so the penalty is not the only term.
@@ -177,7 +183,7 @@ fn penalties_add_exactly_the_norm(#[case] penalty: ZPenalty, #[case] added: [f64
         &energy,
         LatentSpace::finite(points.copy()).expect("Z"),
         1.0,
-        ZPenalty::None,
+        ZPenalty::NONE,
     )
     .expect("valid");
     let penalised = Marginalized::new(
@@ -223,7 +229,7 @@ fn free_energies<E: LatentEnergy>(f: &Marginalized<E>, ys: &[f64]) -> Vec<f64> {
 fn monte_carlo_error(space: ContinuousSpace, scale: f64, samples: usize, reference: &[f64]) -> f64 {
     let ys = [-1.0, 0.0, 0.7];
     let mc = LatentSpace::monte_carlo(space, samples, scale).expect("MC");
-    let f = Marginalized::new(tilted(), mc, 1.0, ZPenalty::None).expect("valid");
+    let f = Marginalized::new(tilted(), mc, 1.0, ZPenalty::NONE).expect("valid");
     let mut total = 0.0;
     for seed in 0..5 {
         tch::manual_seed(seed);
@@ -256,7 +262,7 @@ fn monte_carlo_approaches_quadrature(
         tilted(),
         LatentSpace::Quadrature(quadrature),
         1.0,
-        ZPenalty::None,
+        ZPenalty::NONE,
     )
     .expect("valid");
     let reference = free_energies(&exact, &ys);
@@ -286,7 +292,7 @@ fn log_volume_and_importance_weights_by_hand(
     let energy = FnLatentEnergy::new(move |_x: &Tensor, _y: &Tensor, z: &Tensor| {
         z.square().sum_dim_intlist(1, false, None) * curvature
     });
-    let f = Marginalized::new(energy, space, beta, ZPenalty::None).expect("valid");
+    let f = Marginalized::new(energy, space, beta, ZPenalty::NONE).expect("valid");
     for value in free_energies(&f, &[0.0, 5.0]) {
         assert!(
             (value - expected).abs() < 1e-12,
@@ -330,7 +336,13 @@ fn parameter_gradients_flow_through_the_soft_min(#[case] beta: f64) {
     tch::manual_seed(11);
     let vs = nn::VarStore::new(CPU);
     let z = LatentSpace::finite(column(&[-1.0, 0.0, 1.0]).to_kind(Kind::Float)).expect("Z");
-    let f = Marginalized::new(linear_latent(&vs), z, beta, ZPenalty::L1(0.1)).expect("valid");
+    let f = Marginalized::new(
+        linear_latent(&vs),
+        z,
+        beta,
+        ZPenalty::l1(0.1).expect("valid"),
+    )
+    .expect("valid");
     let x = Tensor::randn([5, 2], (Kind::Float, CPU));
     let y = Tensor::randn([5, 3], (Kind::Float, CPU)).set_requires_grad(true);
     let loss = f.energy(&x, &y).expect("F").mean(Kind::Float);
@@ -350,13 +362,15 @@ fn continuous_search_leaves_no_graph_and_the_energy_stays_differentiable() {
     let mut vs = nn::VarStore::new(CPU);
     let energy = linear_latent(&vs);
     vs.double();
-    let gd = GradientDescent {
+    let gd = GradientDescentConfig {
         restarts: 2,
         steps: 400,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     let z = LatentSpace::continuous(ContinuousSpace::real(1).expect("R"), gd).expect("z");
-    let f = Marginalized::new(&energy, z, f64::INFINITY, ZPenalty::None).expect("valid");
+    let f = Marginalized::new(&energy, z, f64::INFINITY, ZPenalty::NONE).expect("valid");
     let x = Tensor::randn([4, 2], (Kind::Double, CPU));
     let y = Tensor::randn([4, 3], (Kind::Double, CPU));
 

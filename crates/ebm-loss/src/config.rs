@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 /// γ = 1, β = 1). An unknown `kind` or an unknown field is a parse error that lists the valid
 /// ones. Values are checked by [`LossConfig::build`], not by parsing.
 ///
+/// `LossConfig` is the config route to a loss, the `XConfig` of this crate: `build()` is its
+/// `check()` and returns the checked loss. It calls the typed constructors
+/// ([`Hinge::new`], [`Lvq2::new`], …), which check their own hyperparameter, so a loss
+/// built in code (`Hinge::new(0.5)?`) and one read from a config get the same error.
+///
 /// | `kind` | fields (default) | loss |
 /// |---|---|---|
 /// | `energy` | | [`EnergyLoss`] |
@@ -133,7 +138,9 @@ impl LossConfig {
         }
     }
 
-    /// Checks the hyperparameters and makes the loss.
+    /// Checks the hyperparameters and makes the loss, through its typed constructor
+    /// (`Hinge::new(margin)`, …); the error names the key (`margin`, `delta`, `gamma`,
+    /// `beta`).
     pub fn build(&self) -> Result<Box<dyn Loss>> {
         Ok(match *self {
             LossConfig::Energy {} => Box::new(EnergyLoss),

@@ -1,7 +1,7 @@
 //! What a loss reads (the energies of the correct answer, of the most offending incorrect
 //! answer, and over all of Y), what it needs, and how per-sample losses are reduced.
 
-use ebm_core::error::{ensure_finite, ensure_no_nan};
+use ebm_core::check::{candidate_table, ensure_batch_sizes, ensure_finite, ensure_no_nan};
 use ebm_core::{EbmError, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -143,13 +143,12 @@ impl<'a> LossInput<'a> {
                 got: size,
             });
         }
-        if size[0] != b {
-            return Err(EbmError::BatchMismatch {
-                what: format!("{loss} loss: e_correct and e_incorrect"),
-                left: b,
-                right: size[0],
-            });
-        }
+        ensure_batch_sizes(
+            b,
+            &format!("{loss} loss: e_correct"),
+            size[0],
+            "e_incorrect",
+        )?;
         ensure_finite(t, &what)?;
         Ok((self.e_correct, t))
     }
@@ -188,26 +187,15 @@ fn is_float(t: &Tensor) -> bool {
 }
 
 fn check_all(t: &Tensor, b: i64, what: &str, loss: &str) -> Result<()> {
-    let size = t.size();
-    if size.len() != 2 || !is_float(t) {
+    let (rows, _) = candidate_table(t, what)?;
+    if !is_float(t) {
         return Err(EbmError::Shape {
             what: what.to_string(),
             expected: "a float tensor [B, K]".into(),
-            got: size,
+            got: t.size(),
         });
     }
-    if size[0] != b {
-        return Err(EbmError::BatchMismatch {
-            what: format!("{loss} loss: e_correct and e_all"),
-            left: b,
-            right: size[0],
-        });
-    }
-    if size[1] == 0 {
-        return Err(EbmError::EmptyCandidates(format!(
-            "{what} has no column (K = 0)"
-        )));
-    }
+    ensure_batch_sizes(b, &format!("{loss} loss: e_correct"), rows, "e_all")?;
     ensure_no_nan(t, what)?;
     if bool::try_from(t.f_isneginf()?.f_any()?)? {
         return Err(EbmError::NonFinite {

@@ -30,12 +30,15 @@
 //! ```
 //!
 //! The pieces:
-//! - [`Loss`], one type per loss with checked hyperparameters, and [`LossConfig`] to name
-//!   one in a TOML config (`loss = { kind = "hinge", margin = 1.0 }`);
+//! - [`Loss`], one type per loss with checked hyperparameters and a typed constructor
+//!   (`Hinge::new(margin)?`), and [`LossConfig`] to name one in a TOML config
+//!   (`loss = { kind = "hinge", margin = 1.0 }`): [`LossConfig::build`] is the config route,
+//!   which calls those constructors;
 //! - [`LossInput`]: E_C, E_I and the energies over all of Y (with log weights for
 //!   quadrature or Monte Carlo over a continuous Y); [`Needs`] says which a loss reads;
 //! - [`most_offending_finite`], [`most_offending_finite_masked`] and
-//!   [`most_offending_continuous`]: ȳ and E_I, through `ebm-core`'s inference;
+//!   [`most_offending_continuous`]: ȳ and E_I, through `ebm-core`'s inference (labels and
+//!   energy tables are checked by `ebm_core::check`, the same rule as everywhere);
 //! - [`energy_spread`]: the collapse diagnostic.
 //!
 //! What it does not do: it holds no networks, optimisers or training loops (see `ebm-arch`),

@@ -5,7 +5,7 @@
 //! Monte Carlo points of a continuous Y (see [`LossInput`]).
 
 use crate::input::{LossInput, Needs, Reduction};
-use ebm_core::error::check_positive;
+use ebm_core::check::check_positive;
 use ebm_core::gibbs::free_energy_unchecked;
 use ebm_core::{EbmError, Result};
 use tch::Tensor;
@@ -109,7 +109,8 @@ pub struct Hinge {
 }
 
 impl Hinge {
-    /// A hinge loss with margin m: finite and > 0.
+    /// A hinge loss with margin m: finite and > 0. This is the typed constructor;
+    /// [`crate::LossConfig::build`] calls it for `kind = "hinge"`.
     pub fn new(margin: f64) -> Result<Self> {
         Ok(Hinge {
             margin: check_positive("margin", margin)?,

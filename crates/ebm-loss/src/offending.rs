@@ -5,7 +5,10 @@
 //! [`GradientDescent::minimize_from`] with an [`Exclusion`] ball); this module only masks
 //! the correct answers and picks the best of what the search returns.
 
-use ebm_core::error::{check_positive, ensure_no_nan, ensure_shape};
+use ebm_core::check::{
+    batch_size, candidate_table, check_positive, class_labels, ensure_batch_sizes, ensure_no_nan,
+    ensure_shape,
+};
 use ebm_core::{
     argmin_table, ContinuousSpace, EbmError, Energy, Exclusion, GradientDescent, Result,
 };
@@ -23,50 +26,16 @@ pub struct MostOffending {
 
 /// The size `[B, K]` of an energy table, checked (K ≥ 1, no NaN).
 fn table_dims(e_all: &Tensor) -> Result<(i64, i64)> {
-    let size = e_all.size();
-    if size.len() != 2 {
-        return Err(EbmError::Shape {
-            what: "energy table e_all".into(),
-            expected: "[B, K]".into(),
-            got: size,
-        });
-    }
-    if size[1] == 0 {
-        return Err(EbmError::EmptyCandidates(
-            "the energy table e_all has no column (K = 0)".into(),
-        ));
-    }
+    let dims = candidate_table(e_all, "energy table e_all")?;
     ensure_no_nan(e_all, "energy table e_all")?;
-    Ok((size[0], size[1]))
+    Ok(dims)
 }
 
-/// Checks class labels: Int64 `[B]` with values in {0, …, K−1}.
+/// Checks class labels against a table of `b` rows and `k` answers: Int64 `[B]` with
+/// values in {0, …, K−1} (`ebm_core::check`'s rule).
 fn check_labels(labels: &Tensor, b: i64, k: i64) -> Result<()> {
-    let size = labels.size();
-    if size.len() != 1 || labels.kind() != Kind::Int64 {
-        return Err(EbmError::Shape {
-            what: "correct labels".into(),
-            expected: "an Int64 tensor [B]".into(),
-            got: size,
-        });
-    }
-    if size[0] != b {
-        return Err(EbmError::BatchMismatch {
-            what: "e_all and correct labels".into(),
-            left: b,
-            right: size[0],
-        });
-    }
-    if b > 0 {
-        let lo = i64::try_from(labels.f_min()?)?;
-        let hi = i64::try_from(labels.f_max()?)?;
-        if lo < 0 || hi >= k {
-            return Err(EbmError::InvalidLabel(format!(
-                "labels must lie in [0, {k}), got values in [{lo}, {hi}]"
-            )));
-        }
-    }
-    Ok(())
+    let rows = class_labels(labels, "correct labels", Some(k))?;
+    ensure_batch_sizes(b, "e_all", rows, "correct labels").map(drop)
 }
 
 /// The energy of each row's labelled answer, E_C = e_all[b, label_b], `[B]`.
@@ -159,16 +128,11 @@ pub fn most_offending_continuous<E: Energy + ?Sized>(
     space: &ContinuousSpace,
 ) -> Result<(Tensor, Tensor)> {
     check_positive("epsilon", epsilon)?;
-    descent.validate()?;
     let d = space.dim();
-    let b = ebm_core::error::batch_size(x, "x")?;
+    let b = batch_size(x, "x")?;
     let yc_size = y_correct.size();
-    if yc_size.len() == 2 && yc_size[0] != b {
-        return Err(EbmError::BatchMismatch {
-            what: "x and y_correct".into(),
-            left: b,
-            right: yc_size[0],
-        });
+    if yc_size.len() == 2 {
+        ensure_batch_sizes(b, "x", yc_size[0], "y_correct")?;
     }
     ensure_shape(y_correct, "y_correct", &[b, d])?;
     ensure_no_nan(y_correct, "y_correct")?;

@@ -4,7 +4,7 @@
 //! flat: every answer gets the same energy and inference means nothing. The spread of the
 //! energies over Y shows it: both the standard deviation and the range go to 0.
 
-use ebm_core::error::ensure_finite;
+use ebm_core::check::{candidate_table, ensure_finite};
 use ebm_core::{EbmError, Result};
 use tch::{Kind, Tensor};
 
@@ -28,7 +28,7 @@ pub struct SpreadSummary {
     pub min_range: f64,
 }
 
-/// The spread of `e_all [B, K]` (energies over Y, finite) along Y, detached.
+/// The spread of `e_all [B, K]` (energies over Y, finite; B, K ≥ 1) along Y, detached.
 ///
 /// ```
 /// use ebm_loss::energy_spread;
@@ -41,12 +41,12 @@ pub struct SpreadSummary {
 /// assert_eq!((summary.mean_range, summary.min_range), (2.5, 0.0));
 /// ```
 pub fn energy_spread(e_all: &Tensor) -> Result<Spread> {
-    let size = e_all.size();
-    if size.len() != 2 || size[0] == 0 || size[1] == 0 {
+    let (b, _) = candidate_table(e_all, "energy table e_all")?;
+    if b == 0 {
         return Err(EbmError::Shape {
             what: "energy table e_all".into(),
-            expected: "[B, K] with B, K >= 1".into(),
-            got: size,
+            expected: "[B, K] with B >= 1".into(),
+            got: e_all.size(),
         });
     }
     ensure_finite(e_all, "energy table e_all")?;

@@ -1,6 +1,6 @@
 //! Bad input gets a specific error, never a panic or a silent NaN.
 
-use ebm_core::{ContinuousSpace, EbmError, FnEnergy, GradientDescent};
+use ebm_core::{ContinuousSpace, EbmError, FnEnergy, GradientDescent, GradientDescentConfig};
 use ebm_loss::{
     energy_at, energy_spread, most_offending_continuous, most_offending_finite,
     most_offending_finite_masked, Hinge, Loss, LossConfig, LossInput, Lvq2, MinimumEmpiricalError,
@@ -300,7 +300,14 @@ fn most_offending_finite_checks_labels_and_table() {
         ),
         "{err}"
     );
+    // Float labels break the one class-label rule of `ebm_core::check`: Int64 only.
     let err = most_offending_finite(&e_all, &t1(&[0.0, 1.0])).expect_err("float labels");
+    assert!(
+        matches!(&err, EbmError::InvalidLabel(m) if m.contains("correct labels must be Int64")),
+        "{err}"
+    );
+    let err = most_offending_finite(&e_all, &Tensor::from_slice(&[0i64, 1]).view([2, 1]))
+        .expect_err("labels [B, 1]");
     assert!(matches!(err, EbmError::Shape { .. }), "{err}");
     let err = most_offending_finite(&t1(&[1.0, 2.0]), &Tensor::from_slice(&[0i64]))
         .expect_err("1-D table");
@@ -337,10 +344,12 @@ fn most_offending_continuous_checks_its_inputs() {
     let x = t2(&[0.0, 1.0], 1);
     let yc = t2(&[0.0, 1.0], 1);
     let cands = t2(&[-1.0, 0.5, 2.0], 1);
-    let gd = GradientDescent {
+    let gd = GradientDescentConfig {
         steps: 5,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     let space = ContinuousSpace::real(1).expect("space");
     let run =
         |yc: &Tensor, cands: &Tensor, eps: f64, gd: &GradientDescent, space: &ContinuousSpace| {
@@ -376,11 +385,13 @@ fn most_offending_continuous_checks_its_inputs() {
     assert!(matches!(err, EbmError::EmptyCandidates(_)), "{err}");
     let err = run(&yc, &t2(&[f64::NAN], 1), 0.1, &gd, &space).expect_err("NaN candidate");
     assert!(matches!(err, EbmError::NonFinite { .. }), "{err}");
-    let bad_gd = GradientDescent {
+    // A bad descent cannot reach the search: its config is rejected, naming the key.
+    let err = GradientDescentConfig {
         step_size: -1.0,
-        ..GradientDescent::default()
-    };
-    let err = run(&yc, &cands, 0.1, &bad_gd, &space).expect_err("descent");
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect_err("descent");
     assert!(
         matches!(
             &err,
@@ -402,7 +413,11 @@ fn energy_spread_checks_its_input() {
     assert!(matches!(err, EbmError::NonFinite { .. }), "{err}");
     let err = energy_spread(&t2(&[1.0, f64::INFINITY], 2)).expect_err("inf");
     assert!(matches!(err, EbmError::NonFinite { .. }), "{err}");
+    // No column is an empty candidate table, as everywhere (`ebm_core::check`).
     let err =
         energy_spread(&Tensor::zeros([2, 0], (Kind::Double, tch::Device::Cpu))).expect_err("K = 0");
+    assert!(matches!(err, EbmError::EmptyCandidates(_)), "{err}");
+    let err =
+        energy_spread(&Tensor::zeros([0, 2], (Kind::Double, tch::Device::Cpu))).expect_err("B = 0");
     assert!(matches!(err, EbmError::Shape { .. }), "{err}");
 }

@@ -1,7 +1,7 @@
 //! The most offending incorrect answer: brute force on a finite Y, the other well of a
 //! two-well energy on a continuous Y, and gradients that reach W but not the search.
 
-use ebm_core::{ContinuousSpace, Energy, FnEnergy, GradientDescent};
+use ebm_core::{ContinuousSpace, Energy, FnEnergy, GradientDescent, GradientDescentConfig};
 use ebm_loss::{most_offending_continuous, most_offending_finite, most_offending_finite_masked};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
@@ -116,11 +116,13 @@ fn two_wells() -> FnEnergy<impl Fn(&Tensor, &Tensor) -> Tensor> {
 }
 
 fn descent() -> GradientDescent {
-    GradientDescent {
+    GradientDescentConfig {
         steps: 300,
         step_size: 0.02,
-        ..GradientDescent::default()
+        ..GradientDescentConfig::default()
     }
+    .check()
+    .expect("valid")
 }
 
 fn distances(a: &Tensor, b: &Tensor) -> Vec<f64> {
@@ -224,11 +226,13 @@ fn per_row_candidates_and_a_box_in_two_dimensions() {
         .sample(2 * 16, 1.0, Kind::Double, Device::Cpu)
         .expect("sample")
         .view([2, 16, 2]);
-    let gd = GradientDescent {
+    let gd = GradientDescentConfig {
         steps: 400,
         step_size: 0.02,
-        ..GradientDescent::default()
-    };
+        ..GradientDescentConfig::default()
+    }
+    .check()
+    .expect("valid");
     let (y_bar, e_i) =
         most_offending_continuous(&energy, &x, &x, &candidates, 0.5, &gd, &space).expect("search");
     let expected = &x + Tensor::from_slice(&[2.0f64, 0.0]).view([1, 2]);

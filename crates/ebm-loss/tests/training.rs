@@ -13,17 +13,13 @@ const STEPS: usize = 60;
 const LEARNING_RATE: f64 = 0.05;
 
 /// Four Gaussian blobs (σ = 0.7) centred at distance 4 on the axes: separable by a linear
-/// multi-class rule with a margin of about 4σ.
+/// multi-class rule with a margin of about 4σ. `ebm-data`'s blobs (radius 2, σ 0.35, its own
+/// seeded generator) scaled by 2.
 fn blobs() -> (Tensor, Tensor) {
     tch::set_num_threads(1);
-    tch::manual_seed(0);
-    let centres =
-        Tensor::from_slice(&[4.0f32, 0.0, 0.0, 4.0, -4.0, 0.0, 0.0, -4.0]).view([CLASSES, 2]);
-    let labels = Tensor::arange(CLASSES, (Kind::Int64, Device::Cpu))
-        .repeat_interleave_self_int(PER_CLASS, 0, None);
-    let x = centres.index_select(0, &labels)
-        + Tensor::randn([CLASSES * PER_CLASS, 2], (Kind::Float, Device::Cpu)) * 0.7;
-    (x, labels)
+    let data = ebm_data::blobs((CLASSES * PER_CLASS) as usize, CLASSES as usize, 0.35, 0)
+        .expect("the data set");
+    (data.x * 2.0, data.y)
 }
 
 fn accuracy(e_all: &Tensor, labels: &Tensor) -> f64 {

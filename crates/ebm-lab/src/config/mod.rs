@@ -43,11 +43,10 @@ use serde::{Deserialize, Serialize};
 
 mod error;
 mod locate;
-mod read;
+pub mod read;
 
-pub use crate::error::ConfigError;
+use crate::error::ConfigError;
 use error::{data_error, hyper, join};
-pub use read::LoadedConfig;
 
 // ---------------------------------------------------------------------------------------------
 // The config.
@@ -116,7 +115,7 @@ impl DeviceChoice {
 
 impl RunConfig {
     /// Checks every value, with an error naming the dotted field.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         let name_ok = !self.name.is_empty()
             && self.name != "."
             && self.name != ".."
@@ -143,7 +142,7 @@ impl RunConfig {
         if self.threads == 0 {
             return Err(ConfigError::invalid("threads", "must be >= 1, got 0"));
         }
-        self.data.source.validate().map_err(data_error)?;
+        self.data.source.check().map_err(data_error)?;
         let f = self.data.test_fraction;
         if !(0.0..1.0).contains(&f) {
             return Err(ConfigError::invalid(
@@ -151,10 +150,10 @@ impl RunConfig {
                 format!("must be in [0, 1), got {f}"),
             ));
         }
-        self.validate_model()?;
-        self.validate_loss()?;
-        self.validate_train()?;
-        self.validate_eval()?;
+        self.check_model()?;
+        self.check_loss()?;
+        self.check_train()?;
+        self.check_eval()?;
         let targets = Targets::of_data(&self.data.source);
         let accepted = self.model.experiment().targets();
         if !accepted.contains(&targets) {
@@ -172,14 +171,14 @@ impl RunConfig {
         Ok(())
     }
 
-    fn validate_model(&self) -> Result<(), ConfigError> {
+    fn check_model(&self) -> Result<(), ConfigError> {
         self.model
             .experiment()
             .check(&self.train)
             .map_err(|e| hyper("", e))
     }
 
-    fn validate_loss(&self) -> Result<(), ConfigError> {
+    fn check_loss(&self) -> Result<(), ConfigError> {
         let losses = self.model.experiment().losses();
         if !losses.accepts(&self.loss) {
             return Err(ConfigError::invalid(
@@ -195,11 +194,11 @@ impl RunConfig {
         self.loss.check().map_err(|e| hyper("loss", e))
     }
 
-    fn validate_train(&self) -> Result<(), ConfigError> {
-        self.train.validate().map_err(|e| hyper("train", e))
+    fn check_train(&self) -> Result<(), ConfigError> {
+        self.train.check().map_err(|e| hyper("train", e))
     }
 
-    fn validate_eval(&self) -> Result<(), ConfigError> {
+    fn check_eval(&self) -> Result<(), ConfigError> {
         let e = &self.eval;
         if let Some(metric) = &e.metric {
             let names = self.model.experiment().metric_names();

@@ -56,7 +56,7 @@ impl RunConfig {
 
     fn parse_in(text: &str, file: Option<&Path>) -> Result<RunConfig, ConfigError> {
         let config = deserialize(text).map_err(|e| in_file(e, file, text))?;
-        config.validate().map_err(|e| in_file(e, file, text))?;
+        config.check().map_err(|e| in_file(e, file, text))?;
         Ok(config)
     }
 
@@ -130,7 +130,7 @@ impl RunConfig {
                 fail(Some(&field), format!("field `{field}`: {message}"))
             }
         })?;
-        config.validate().map_err(|e| match e {
+        config.check().map_err(|e| match e {
             ConfigError::Invalid { field, message, .. } => {
                 let text = match &field {
                     Some(f) => format!("field `{f}`: {message}"),

@@ -2,7 +2,7 @@
 //! accuracy or the continuous-answer scores, the checkpoint, and the landscape or
 //! decision-region plot.
 
-use super::{insert, RunContext, Trained};
+use super::base::{insert, RunContext, Trained};
 use crate::error::RunError;
 use crate::evaluate::{accuracy, continuous_scores, decision_regions, energy_landscape};
 use crate::sections::LossSection;
@@ -12,15 +12,41 @@ use ebm_data::TargetKind;
 use std::collections::BTreeMap;
 
 /// What a continuous-answer architecture adds to its run.
-pub(super) struct Continuous<'a> {
+struct Continuous<'a> {
     /// The box of y (the landscape's y axis).
-    pub y_range: &'a YRange,
+    y_range: &'a YRange,
     /// Whether `train_mse` is reported too (explicit regression).
-    pub train_mse: bool,
+    train_mse: bool,
+}
+
+/// Builds a continuous-answer architecture for the run's data (`build(x_dim, y_dim, device)`),
+/// trains and measures it.
+pub(super) fn run_continuous<A: Architecture>(
+    context: &RunContext<'_>,
+    build: impl FnOnce(i64, i64, tch::Device) -> ebm_core::Result<A>,
+    y_range: &YRange,
+    train_mse: bool,
+) -> Result<Trained, RunError> {
+    let train = &context.data.train;
+    let model = build(
+        train.x_dim(),
+        train.y_dim().unwrap_or(1),
+        context.data.device,
+    )?;
+    let continuous = Continuous { y_range, train_mse };
+    run_architecture(context, &model, Some(continuous))
+}
+
+/// Trains a classifier (binary or multi-class) and measures it.
+pub(super) fn run_classifier(
+    context: &RunContext<'_>,
+    model: &dyn Architecture,
+) -> Result<Trained, RunError> {
+    run_architecture(context, model, None)
 }
 
 /// Trains `model` with the run's tutorial loss and measures it.
-pub(super) fn run_architecture(
+fn run_architecture(
     context: &RunContext<'_>,
     model: &dyn Architecture,
     continuous: Option<Continuous<'_>>,
@@ -125,14 +151,17 @@ pub(super) const CONTINUOUS_METRICS: &[&str] = &[
 pub(super) const CLASSIFIER_METRICS: &[&str] = &["test_accuracy", "train_accuracy"];
 
 /// Shortens a continuous answer's grid and searches for a quick run.
-pub(super) fn shrink_continuous(y_range: &mut YRange, search: &mut ebm_core::GradientDescent) {
+pub(super) fn shrink_continuous(
+    y_range: &mut YRange,
+    search: &mut ebm_core::GradientDescentConfig,
+) {
     y_range.grid_points = y_range.grid_points.min(12);
     y_range.offending_steps = y_range.offending_steps.min(2);
     shrink_search(search);
 }
 
 /// Shortens a gradient descent for a quick run.
-pub(super) fn shrink_search(search: &mut ebm_core::GradientDescent) {
+pub(super) fn shrink_search(search: &mut ebm_core::GradientDescentConfig) {
     search.steps = search.steps.min(20);
     search.restarts = search.restarts.min(2);
 }

@@ -1,7 +1,7 @@
 //! `kind = "binary"`: architecture 3, E = −y·G(x) with y ∈ {−1, +1} (`ebm_arch::Binary`).
 
-use super::architecture::{run_architecture, CLASSIFIER_METRICS};
-use super::{Experiment, Losses, RunContext, Targets, Trained};
+use super::architecture::{run_classifier, CLASSIFIER_METRICS};
+use super::base::{Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use ebm_arch::{ClassifierConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,6 @@ impl Experiment for BinaryConfig {
         let model = self
             .0
             .build_binary(context.data.train.x_dim(), context.data.device)?;
-        run_architecture(context, &model, None)
+        run_classifier(context, &model)
     }
 }

@@ -1,7 +1,7 @@
 //! `kind = "density"`: an energy E(y) over the data (`ebm_arch::DensityNet`) trained by
 //! contrastive divergence; measured by how close fresh Langevin samples come to the data.
 
-use super::{insert, Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{insert, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use crate::evaluate::density_figure;
 use crate::sections::LossSection;

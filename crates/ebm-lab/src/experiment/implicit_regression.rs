@@ -1,8 +1,8 @@
 //! `kind = "implicit_regression"`: architecture 2, E = ½‖G_x(x) − G_y(y)‖², the prediction
 //! set found by gradient descent with restarts (`ebm_arch::ImplicitRegression`).
 
-use super::architecture::{run_architecture, shrink_continuous, Continuous, CONTINUOUS_METRICS};
-use super::{Experiment, Losses, RunContext, Targets, Trained};
+use super::architecture::{run_continuous, shrink_continuous, CONTINUOUS_METRICS};
+use super::base::{Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use ebm_arch::{ImplicitRegressionConfig, TrainConfig};
 
@@ -28,16 +28,6 @@ impl Experiment for ImplicitRegressionConfig {
     }
 
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
-        let train = &context.data.train;
-        let model = self.build(
-            train.x_dim(),
-            train.y_dim().unwrap_or(1),
-            context.data.device,
-        )?;
-        let continuous = Continuous {
-            y_range: &self.y_range,
-            train_mse: false,
-        };
-        run_architecture(context, &model, Some(continuous))
+        run_continuous(context, |x, y, d| self.build(x, y, d), &self.y_range, false)
     }
 }

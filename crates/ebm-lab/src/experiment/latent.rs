@@ -1,10 +1,8 @@
 //! `kind = "latent"`: architecture 5, E(x, y, z) = ½‖G(x, z) − y‖² with z marginalised by
 //! a β soft-min (`ebm_arch::LatentModel`).
 
-use super::architecture::{
-    run_architecture, shrink_continuous, shrink_search, Continuous, CONTINUOUS_METRICS,
-};
-use super::{Experiment, Losses, RunContext, Targets, Trained};
+use super::architecture::{run_continuous, shrink_continuous, shrink_search, CONTINUOUS_METRICS};
+use super::base::{Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use ebm_arch::{LatentModelConfig, TrainConfig};
 use ebm_latent::LatentSpaceConfig;
@@ -38,16 +36,6 @@ impl Experiment for LatentModelConfig {
     }
 
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
-        let train = &context.data.train;
-        let model = self.build(
-            train.x_dim(),
-            train.y_dim().unwrap_or(1),
-            context.data.device,
-        )?;
-        let continuous = Continuous {
-            y_range: &self.y_range,
-            train_mse: false,
-        };
-        run_architecture(context, &model, Some(continuous))
+        run_continuous(context, |x, y, d| self.build(x, y, d), &self.y_range, false)
     }
 }

@@ -1,8 +1,8 @@
 //! `kind = "multi_class"`: architecture 4, E(x, k) = G(x)\[k\] with the classes from the data
 //! (`ebm_arch::MultiClass`).
 
-use super::architecture::{run_architecture, CLASSIFIER_METRICS};
-use super::{Experiment, Losses, RunContext, Targets, Trained};
+use super::architecture::{run_classifier, CLASSIFIER_METRICS};
+use super::base::{Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use ebm_arch::{ClassifierConfig, TrainConfig};
 use ebm_data::TargetKind;
@@ -41,6 +41,6 @@ impl Experiment for MultiClassConfig {
         let model = self
             .0
             .build_multi_class(train.x_dim(), classes, context.data.device)?;
-        run_architecture(context, &model, None)
+        run_classifier(context, &model)
     }
 }

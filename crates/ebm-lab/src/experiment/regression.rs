@@ -1,7 +1,7 @@
 //! `kind = "regression"`: architecture 1, E = ½‖G(x) − y‖² (`ebm_arch::Regression`).
 
-use super::architecture::{run_architecture, shrink_continuous, Continuous};
-use super::{Experiment, Losses, RunContext, Targets, Trained};
+use super::architecture::{run_continuous, shrink_continuous};
+use super::base::{Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use ebm_arch::{RegressionConfig, TrainConfig};
 
@@ -34,16 +34,6 @@ impl Experiment for RegressionConfig {
     }
 
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
-        let train = &context.data.train;
-        let model = self.build(
-            train.x_dim(),
-            train.y_dim().unwrap_or(1),
-            context.data.device,
-        )?;
-        let continuous = Continuous {
-            y_range: &self.y_range,
-            train_mse: true,
-        };
-        run_architecture(context, &model, Some(continuous))
+        run_continuous(context, |x, y, d| self.build(x, y, d), &self.y_range, true)
     }
 }

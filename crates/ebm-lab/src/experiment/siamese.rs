@@ -1,7 +1,7 @@
 //! `kind = "siamese"`: an encoder of two noisy views (`ebm_arch::Siamese`) trained by NT-Xent,
 //! VICReg or Barlow Twins; measured by 1-nearest-neighbour label accuracy and pair energies.
 
-use super::{insert, Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{insert, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use crate::sections::LossSection;
 use ebm_arch::{save_checkpoint, Siamese, SiameseConfig, TrainConfig};

@@ -1,0 +1,185 @@
+//! The [`Experiment`] trait and what a run hands it: the targets and losses a kind takes, the
+//! data split, the run's context and what training produced.
+
+use crate::error::RunError;
+use crate::progress::Progress;
+use crate::report::RunFolder;
+use crate::sections::{EvalConfig, LossSection};
+use ebm_arch::{History, TrainConfig};
+use ebm_data::{CsvTask, DataConfig, Dataset, TargetKind};
+use std::collections::BTreeMap;
+use tch::Device;
+
+/// What a model trains on, as far as the config tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    /// Real-valued targets.
+    Regression,
+    /// Labels −1/+1.
+    Binary,
+    /// Class labels.
+    Classes,
+    /// Samples of a density, no input.
+    Density,
+}
+
+impl Targets {
+    /// The targets a data config gives.
+    pub fn of_data(data: &DataConfig) -> Targets {
+        use ebm_data::BinaryLabels;
+        match data {
+            DataConfig::Sine(_)
+            | DataConfig::TwoBranch(_)
+            | DataConfig::Parabola(_)
+            | DataConfig::Circle(_)
+            | DataConfig::LatentMixture(_) => Targets::Regression,
+            DataConfig::TwoMoons(c) => match c.labels {
+                BinaryLabels::Signs => Targets::Binary,
+                BinaryLabels::Indices => Targets::Classes,
+            },
+            DataConfig::Blobs(_) | DataConfig::Spirals(_) => Targets::Classes,
+            DataConfig::Rings(_) | DataConfig::EightGaussians(_) => Targets::Density,
+            DataConfig::Csv(c) => match c.task {
+                CsvTask::Regression => Targets::Regression,
+                CsvTask::Classification => Targets::Classes,
+                CsvTask::Binary => Targets::Binary,
+            },
+        }
+    }
+
+    /// The targets of a data set.
+    pub fn of_kind(kind: TargetKind) -> Targets {
+        match kind {
+            TargetKind::Regression => Targets::Regression,
+            TargetKind::Classes { .. } => Targets::Classes,
+            TargetKind::Binary => Targets::Binary,
+            TargetKind::Density => Targets::Density,
+        }
+    }
+
+    /// In words, with the data kinds that give them.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Targets::Regression => "real-valued targets (sine, two_branch, parabola, circle, latent_mixture, or csv with task = \"regression\")",
+            Targets::Binary => "labels -1/+1 (two_moons, or csv with task = \"binary\")",
+            Targets::Classes => "class labels (blobs, spirals, two_moons with labels = \"indices\", or csv with task = \"classification\")",
+            Targets::Density => "density samples (rings, eight_gaussians)",
+        }
+    }
+}
+
+/// The family of losses a model kind trains with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Losses {
+    /// The tutorial's losses (`ebm_loss::LossConfig`).
+    Tutorial,
+    /// The embedding objectives: nt_xent, vicreg, barlow_twins.
+    Embedding,
+    /// Contrastive divergence.
+    Density,
+}
+
+impl Losses {
+    /// Whether `loss` belongs to the family.
+    pub fn accepts(self, loss: &LossSection) -> bool {
+        match (self, loss) {
+            (Losses::Tutorial, LossSection::Energy(_)) => true,
+            (Losses::Embedding, LossSection::Method(m)) => m.is_embedding(),
+            (Losses::Density, LossSection::Method(m)) => !m.is_embedding(),
+            (Losses::Tutorial, LossSection::Method(_))
+            | (Losses::Embedding | Losses::Density, LossSection::Energy(_)) => false,
+        }
+    }
+
+    /// The family in words, for errors.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Losses::Tutorial => "one of the tutorial's losses: energy, perceptron, hinge, log, lvq2, mce, square_square, square_exponential, nll, mee",
+            Losses::Embedding => "nt_xent, vicreg or barlow_twins",
+            Losses::Density => "contrastive_divergence",
+        }
+    }
+}
+
+/// The data of a run: the split on the run's device, and CPU copies for plots.
+#[derive(Debug)]
+pub struct Split {
+    /// The training rows, on the device.
+    pub train: Dataset,
+    /// The test rows, on the device.
+    pub test: Dataset,
+    /// The training rows on the CPU.
+    pub train_cpu: Dataset,
+    /// Every row on the CPU.
+    pub all_cpu: Dataset,
+    /// Where the model lives.
+    pub device: Device,
+}
+
+/// Everything an experiment's run reads.
+pub struct RunContext<'a> {
+    /// The run's name (plot titles).
+    pub name: &'a str,
+    /// The run's seed.
+    pub seed: u64,
+    /// The `[loss]` table (checked to go with the model).
+    pub loss: &'a LossSection,
+    /// The `[train]` table.
+    pub train: &'a TrainConfig,
+    /// The `[eval]` table.
+    pub eval: &'a EvalConfig,
+    /// The data.
+    pub data: &'a Split,
+    /// The report folder being written.
+    pub folder: &'a RunFolder,
+    /// Progress display: call `epoch` from training and `finish` after it.
+    pub progress: &'a Progress,
+}
+
+impl RunContext<'_> {
+    /// A plot title: the run's name, what is shown, the loss.
+    pub fn title(&self, what: &str) -> String {
+        format!("{}: {what}, {} loss", self.name, self.loss.kind_name())
+    }
+}
+
+/// What training and evaluation produced.
+#[derive(Debug)]
+pub struct Trained {
+    /// The per-epoch history.
+    pub history: History,
+    /// The metrics, by the names of [`Experiment::metric_names`].
+    pub metrics: BTreeMap<String, f64>,
+    /// Title of the energy-gap panel of `curves.png`.
+    pub gap_title: &'static str,
+}
+
+/// A model kind of the runner.
+pub trait Experiment {
+    /// The targets it trains on; the first is the one errors name.
+    fn targets(&self) -> &'static [Targets];
+
+    /// The losses it trains with.
+    fn losses(&self) -> Losses;
+
+    /// The metrics an evaluation reports (the names in `metrics.json`), the default summary
+    /// metric first.
+    fn metric_names(&self) -> &'static [&'static str];
+
+    /// Checks the model's values; errors name the full dotted key (`model.g.hidden`,
+    /// `train.batch_size`). `train` is the `[train]` table, for the rules that tie the two
+    /// (a replay buffer holds a batch, a siamese batch has pairs).
+    fn check(&self, train: &TrainConfig) -> ebm_core::Result<()>;
+
+    /// Shrinks the searches and chains for a run of seconds (`demo --quick`, tests), after
+    /// `train` was shrunk.
+    fn shrink(&mut self, train: &TrainConfig);
+
+    /// Builds, trains, evaluates and plots the model, and saves its checkpoint.
+    fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError>;
+}
+
+/// Inserts a metric.
+pub(super) fn insert(metrics: &mut BTreeMap<String, f64>, name: &str, value: f64) {
+    metrics.insert(name.to_string(), value);
+}
