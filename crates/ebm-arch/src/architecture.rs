@@ -187,6 +187,15 @@ pub trait Architecture: Energy {
         )))
     }
 
+    /// `x` checked ([`Architecture::check_inputs`]) and as the model computes with it: in the
+    /// kind and on the device of its parameters, so that an f64 (Rust's default float) or an
+    /// integer `x` is converted rather than a libtorch dtype panic.
+    fn model_inputs(&self, x: &Tensor) -> Result<Tensor> {
+        self.check_inputs(x, None)?;
+        let vs = self.var_store();
+        Ok(x.f_to_kind(vs.kind())?.f_to_device(vs.device())?)
+    }
+
     /// Checks x (shape `[B, x_dim]`, finite) and, when given, y against the model.
     fn check_inputs(&self, x: &Tensor, y: Option<&Tensor>) -> Result<()> {
         let what = format!("x for the {} model", self.name());

@@ -47,8 +47,8 @@ pub fn save_checkpoint(vs: &VarStore, path: &Path) -> Result<()> {
 }
 
 /// Loads `path` into `vs`. Every variable of the model must be in the file with the same
-/// shape; a missing name or a shape mismatch is an [`EbmError::Checkpoint`] naming it, and
-/// the model is left unchanged.
+/// shape and finite values; a missing name, a shape mismatch or a NaN/infinite parameter is
+/// an [`EbmError::Checkpoint`] naming it, and the model is left unchanged.
 pub fn load_checkpoint(vs: &mut VarStore, path: &Path) -> Result<()> {
     let stored = Tensor::read_safetensors(path)
         .map_err(|e| EbmError::Checkpoint(format!("cannot read {}: {e}", path.display())))?;
@@ -71,7 +71,17 @@ pub fn load_checkpoint(vs: &mut VarStore, path: &Path) -> Result<()> {
                     var.size()
                 )))
             }
-            Some(_) => {}
+            Some(t) => {
+                let finite = t.f_isfinite()?.f_all()?;
+                if !bool::try_from(finite)? {
+                    let nan = i64::try_from(t.f_isnan()?.f_sum(tch::Kind::Int64)?)?;
+                    let total = t.numel();
+                    return Err(EbmError::Checkpoint(format!(
+                        "parameter `{name}` in {} holds non-finite values ({nan} NaN of {total}, the rest infinite): the model it was saved from had diverged",
+                        path.display()
+                    )));
+                }
+            }
         }
     }
     if let Some(extra) = stored

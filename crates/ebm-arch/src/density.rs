@@ -2,7 +2,7 @@
 //! [`crate::learner`] by contrastive divergence with Langevin negatives from a replay buffer
 //! (`ebm-contrastive`).
 
-use crate::learner::{train, EpochRecord, History, Probe, TrainConfig, TrainStep};
+use crate::learner::{mean, scalar, train, EpochRecord, History, Probe, TrainConfig, TrainStep};
 use crate::mlp::{Activation, Mlp, MlpConfig};
 use ebm_contrastive::{
     ContrastiveDivergence, ContrastiveDivergenceConfig, InitNoise, ReplayBuffer,
@@ -72,14 +72,6 @@ impl DensityConfig {
         let replay = self.replay.check().map_err(|e| e.within("replay"))?;
         Ok((langevin, replay))
     }
-}
-
-fn scalar(t: &Tensor) -> Result<f64> {
-    Ok(f64::try_from(t.f_to_kind(Kind::Double)?)?)
-}
-
-fn mean(t: &Tensor) -> Result<f64> {
-    scalar(&t.f_mean(Kind::Double)?)
 }
 
 /// E(y) = MLP(y), unconditional: x is `[B, 0]`.

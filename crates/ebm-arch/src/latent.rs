@@ -216,7 +216,7 @@ impl Architecture for LatentModel {
     /// {ŷ(z)}, sorted by energy, ŷ the best of them. With a continuous z: gradient descent on
     /// the marginal energy min_z E, with restarts.
     fn predict(&self, x: &Tensor) -> Result<Prediction> {
-        self.check_inputs(x, None)?;
+        let x = &self.model_inputs(x)?;
         with_frozen_parameters(&self.vs, || self.predict_frozen(x))
     }
 

@@ -201,6 +201,16 @@ pub trait TrainStep {
     fn probe(&self) -> Result<Probe>;
 }
 
+/// A 0-d tensor read as f64.
+pub(crate) fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(f64::try_from(t.f_to_kind(Kind::Double)?)?)
+}
+
+/// The mean of a tensor (in f64) read as f64.
+pub(crate) fn mean(t: &Tensor) -> Result<f64> {
+    scalar(&t.f_mean(Kind::Double)?)
+}
+
 /// Trains `model` for `config.epochs` epochs, calling `on_epoch` after every epoch.
 ///
 /// libtorch's generator is seeded with `seed` first; each epoch draws a permutation of the
@@ -250,7 +260,7 @@ pub fn train<M: TrainStep + ?Sized>(
             optimizer.zero_grad();
             value.f_backward()?;
             optimizer.step();
-            total += f64::try_from(value.f_detach()?.f_to_kind(Kind::Double)?)?;
+            total += scalar(&value.f_detach()?)?;
             batches += 1;
         }
         let loss = total / batches.max(1) as f64;

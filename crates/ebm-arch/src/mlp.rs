@@ -82,7 +82,7 @@ impl Mlp {
     /// Creates the layers under `path` (named `0`, `1`, … in checkpoints).
     pub fn new(path: &nn::Path<'_>, in_dim: i64, out_dim: i64, config: &MlpConfig) -> Result<Self> {
         config.check()?;
-        for (name, v) in [("input width", in_dim), ("output width", out_dim)] {
+        for (name, v) in [("in_dim", in_dim), ("out_dim", out_dim)] {
             if v < 1 {
                 return Err(EbmError::Hyperparameter {
                     name: name.into(),

@@ -73,7 +73,7 @@ impl Regression {
 
     /// ŷ by gradient descent on E (which must agree with the closed form G(x)).
     pub fn predict_by_descent(&self, x: &Tensor) -> Result<ebm_core::Minima> {
-        self.check_inputs(x, None)?;
+        let x = &self.model_inputs(x)?;
         let Answers::Continuous(c) = &self.answers else {
             unreachable!("regression answers are continuous")
         };
@@ -110,7 +110,7 @@ impl Architecture for Regression {
         &self.answers
     }
     fn predict(&self, x: &Tensor) -> Result<Prediction> {
-        self.check_inputs(x, None)?;
+        let x = &self.model_inputs(x)?;
         let _guard = tch::no_grad_guard();
         let y = self.g.forward(x);
         let minima = rows_as_minima(&y)?;
@@ -227,7 +227,7 @@ impl Architecture for ImplicitRegression {
         &self.answers
     }
     fn predict(&self, x: &Tensor) -> Result<Prediction> {
-        self.check_inputs(x, None)?;
+        let x = &self.model_inputs(x)?;
         let Answers::Continuous(c) = &self.answers else {
             unreachable!("implicit regression answers are continuous")
         };
@@ -305,7 +305,7 @@ impl Architecture for Binary {
         &self.answers
     }
     fn predict(&self, x: &Tensor) -> Result<Prediction> {
-        self.check_inputs(x, None)?;
+        let x = &self.model_inputs(x)?;
         let found = exhaustive_argmin(self, x, &FiniteSpace::Signs)?;
         Ok(Prediction::Finite {
             index: found.index,
@@ -401,7 +401,7 @@ impl Architecture for MultiClass {
         &self.answers
     }
     fn predict(&self, x: &Tensor) -> Result<Prediction> {
-        self.check_inputs(x, None)?;
+        let x = &self.model_inputs(x)?;
         let found = exhaustive_argmin(self, x, &FiniteSpace::Classes(self.classes()))?;
         Ok(Prediction::Finite {
             index: found.index,

@@ -3,7 +3,7 @@
 //! with NT-Xent (contrastive, in-batch negatives), VICReg or Barlow Twins (non-contrastive),
 //! from `ebm-contrastive`.
 
-use crate::learner::{train, EpochRecord, History, Probe, TrainConfig, TrainStep};
+use crate::learner::{mean, scalar, train, EpochRecord, History, Probe, TrainConfig, TrainStep};
 use crate::mlp::{Mlp, MlpConfig};
 use ebm_contrastive::{normalize, Distance, ObjectiveConfig};
 use ebm_core::{EbmError, Result};
@@ -92,14 +92,6 @@ impl ViewsConfig {
         }
         Ok(())
     }
-}
-
-fn scalar(t: &Tensor) -> Result<f64> {
-    Ok(f64::try_from(t.f_to_kind(Kind::Double)?)?)
-}
-
-fn mean(t: &Tensor) -> Result<f64> {
-    scalar(&t.f_mean(Kind::Double)?)
 }
 
 /// Mean of the off-diagonal entries of a square table (NaN below 2 × 2).

@@ -230,7 +230,8 @@ impl<'a, A: Architecture + ?Sized> Supervised<'a, A> {
     ) -> Result<Self> {
         model.check_inputs(x, Some(y))?;
         let device = model.var_store().device();
-        let x = x.f_to_device(device)?;
+        // An f64 or integer x trains in the parameters' kind (a dtype mismatch is no panic).
+        let x = x.f_to_kind(model.var_store().kind())?.f_to_device(device)?;
         let y = y.f_to_device(device)?;
         let n = x.size()[0];
         if n == 0 {

@@ -354,3 +354,56 @@ fn bad_inputs_get_specific_errors() {
         "{err}"
     );
 }
+
+/// Rust's default float is f64 and data may come as integers: `fit` and `predict` take any
+/// numeric x in the parameters' kind instead of a libtorch dtype panic, with the same result.
+#[test]
+fn fit_and_predict_take_f64_and_integer_x() {
+    let _rng = seeded(21);
+    let (x, y) = two_moons(64, 0.1, 21);
+    let model = Binary::new(2, &MlpConfig::default(), Device::Cpu).expect("model");
+    let loss = LossConfig::Hinge { margin: 1.0 }.build().expect("loss");
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    fit(
+        &model,
+        loss.as_ref(),
+        &x.to_kind(Kind::Double),
+        &y,
+        &config,
+        0,
+        |_| {},
+    )
+    .expect("f64 x trains");
+    let float = finite_prediction(model.predict(&x).expect("f32"));
+    let double = finite_prediction(
+        model
+            .predict(&x.to_kind(Kind::Double))
+            .expect("f64 predicts"),
+    );
+    assert!(float.equal(&double));
+    let ints = (&x * 10.0).round().to_kind(Kind::Int64);
+    let from_ints = finite_prediction(model.predict(&ints).expect("Int64 predicts"));
+    let from_floats = finite_prediction(model.predict(&ints.to_kind(Kind::Float)).expect("f32"));
+    assert!(from_ints.equal(&from_floats));
+    for m in [
+        Box::new(
+            Regression::new(
+                2,
+                1,
+                &MlpConfig::default(),
+                &YRange::default(),
+                GradientDescent::default(),
+                Device::Cpu,
+            )
+            .expect("model"),
+        ) as Box<dyn Architecture>,
+        Box::new(MultiClass::new(2, 3, &MlpConfig::default(), Device::Cpu).expect("model")),
+    ] {
+        m.predict(&x.to_kind(Kind::Double)).expect("f64 predicts");
+        m.predict(&ints).expect("Int64 predicts");
+    }
+}

@@ -68,3 +68,40 @@ fn loading_a_checkpoint_of_another_shape_is_an_error_that_says_so() {
     let err = save_checkpoint(a.var_store(), &dir.join("model.bin")).expect_err("extension");
     assert!(matches!(err, EbmError::Checkpoint(_)), "{err}");
 }
+
+#[rstest::rstest]
+#[case(f64::NAN, "1 NaN")]
+#[case(f64::INFINITY, "0 NaN")]
+fn a_checkpoint_with_non_finite_weights_names_the_parameter(#[case] bad: f64, #[case] count: &str) {
+    let _rng = seeded(2);
+    let tmp = temp_dir();
+    let path = tmp.path().join("diverged.safetensors");
+    let a = MultiClass::new(2, 3, &MlpConfig::default(), Device::Cpu).expect("model");
+    {
+        let _guard = tch::no_grad_guard();
+        let mut vars = a.var_store().variables();
+        let w = vars.remove("g.0.weight").expect("the first layer");
+        let _ = w.get(0).get(1).fill_(bad);
+    }
+    save_checkpoint(a.var_store(), &path).expect("save");
+    let mut b = MultiClass::new(2, 3, &MlpConfig::default(), Device::Cpu).expect("model");
+    let before: Vec<f64> = Vec::try_from(
+        b.var_store().variables()["g.0.weight"]
+            .flatten(0, -1)
+            .to_kind(Kind::Double),
+    )
+    .expect("values");
+    let err = load_checkpoint(b.var_store_mut(), &path).expect_err("non-finite weights");
+    assert!(
+        matches!(&err, EbmError::Checkpoint(m) if m.contains("`g.0.weight`") && m.contains(count)),
+        "{err}"
+    );
+    // Nothing was loaded.
+    let after: Vec<f64> = Vec::try_from(
+        b.var_store().variables()["g.0.weight"]
+            .flatten(0, -1)
+            .to_kind(Kind::Double),
+    )
+    .expect("values");
+    assert_eq!(before, after);
+}

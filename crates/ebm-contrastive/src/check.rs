@@ -3,7 +3,7 @@
 //! batch sizes, class labels) are the same in every crate.
 
 use ebm_core::check::{
-    class_labels, ensure_batch_sizes, ensure_finite, matrix, vector as rank_one,
+    class_labels, ensure_batch_sizes, ensure_finite, floating, matrix, vector as rank_one,
 };
 use ebm_core::{EbmError, Result};
 use tch::{Kind, Tensor};
@@ -11,8 +11,22 @@ use tch::{Kind, Tensor};
 /// Checks `t` is a finite `[N, D]` embedding matrix with at least `min_rows` rows; returns (N, D).
 pub(crate) fn embeddings(t: &Tensor, what: &str, min_rows: i64) -> Result<(i64, i64)> {
     let dims = matrix(t, what, min_rows, None)?;
+    at_least_one_dimension(t, what, dims.1)?;
+    floating(t, what)?;
     ensure_finite(t, what)?;
     Ok(dims)
+}
+
+/// An embedding of width D = 0 has no direction, norm or statistics: a shape error.
+fn at_least_one_dimension(t: &Tensor, what: &str, d: i64) -> Result<()> {
+    if d < 1 {
+        return Err(EbmError::Shape {
+            what: what.to_string(),
+            expected: "[N, D] embeddings with D >= 1".into(),
+            got: t.size(),
+        });
+    }
+    Ok(())
 }
 
 /// Checks two views are finite embeddings of the same shape `[N, D]`, N ≥ `min_rows`.
@@ -40,6 +54,9 @@ pub(crate) fn view_shapes(
 ) -> Result<(i64, i64)> {
     let (n, d) = matrix(a, a_name, min_rows, None)?;
     let (m, e) = matrix(b, b_name, min_rows, None)?;
+    at_least_one_dimension(a, a_name, d)?;
+    floating(a, a_name)?;
+    floating(b, b_name)?;
     ensure_batch_sizes(n, a_name, m, b_name)?;
     if d != e {
         return Err(EbmError::Shape {

@@ -22,6 +22,16 @@ fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
 /// Cosine similarities of the rows of `z [N, D]` divided by τ, with the diagonal (each
 /// row's similarity to itself) set to −∞ so that it drops out of every softmax.
 fn masked_similarity_logits(z: &Tensor, temperature: f64, eps: f64) -> Result<Tensor> {
+    // Similarities lie in [−1, 1]: 1/τ must be a finite number of z's kind, or the logits
+    // overflow to ±∞ and the loss is NaN.
+    let inverse = 1.0 / temperature;
+    if !inverse.is_finite() || ebm_core::gibbs::representable_beta(inverse, z.kind()) < inverse {
+        return Err(EbmError::hyperparameter(
+            "temperature",
+            "is too small for the float kind of the embeddings (1/τ overflows it)",
+            format!("{temperature:e} with {:?} embeddings", z.kind()),
+        ));
+    }
     let zn = normalize(z, eps)?;
     // Scale the [N, D] factor rather than the [N, N] product: one table-sized pass fewer.
     let mut logits = zn

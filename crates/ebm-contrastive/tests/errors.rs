@@ -177,6 +177,58 @@ fn nt_xent_bad_views() {
     non_finite(loss.loss(&ones(&[4, 3]), &with_value(&[4, 3], 11, f64::NEG_INFINITY)));
 }
 
+/// Embeddings of width 0 have no direction and no statistics: every loss says so.
+#[test]
+fn zero_width_embeddings_are_a_shape_error() {
+    let empty = ones(&[4, 0]);
+    shape(
+        NtXentConfig::default()
+            .check()
+            .expect("config")
+            .loss(&empty, &empty),
+    );
+    shape(
+        VicRegConfig::default()
+            .check()
+            .expect("config")
+            .loss(&empty, &empty),
+    );
+    shape(
+        BarlowTwinsConfig::default()
+            .check()
+            .expect("config")
+            .loss(&empty, &empty),
+    );
+    shape(
+        NegativeCosineConfig::default()
+            .check()
+            .expect("config")
+            .loss(&empty, &empty),
+    );
+}
+
+fn dtype<T: std::fmt::Debug>(r: ebm_core::Result<T>) {
+    assert!(matches!(r, Err(EbmError::Dtype { .. })), "{r:?}");
+}
+
+/// Integer or boolean views are a typed error naming the kind, not a libtorch panic.
+#[rstest]
+#[case(Kind::Int64)]
+#[case(Kind::Int)]
+#[case(Kind::Bool)]
+fn integer_views_are_a_dtype_error(#[case] kind: Kind) {
+    let bad = ones(&[4, 3]).to_kind(kind);
+    let nt_xent = NtXentConfig::default().check().expect("config");
+    dtype(nt_xent.loss(&bad, &ones(&[4, 3])));
+    dtype(nt_xent.loss(&ones(&[4, 3]), &bad));
+    let vicreg = VicRegConfig::default().check().expect("config");
+    dtype(vicreg.loss(&bad, &bad));
+    let barlow = BarlowTwinsConfig::default().check().expect("config");
+    dtype(barlow.loss(&ones(&[4, 3]), &bad));
+    let err = nt_xent.loss(&bad, &bad).expect_err("a dtype error");
+    assert!(err.to_string().contains("floating-point"), "{err}");
+}
+
 #[test]
 fn sup_con_bad_labels() {
     let loss = SupConConfig::default().check().expect("config");
@@ -478,4 +530,41 @@ fn labels_must_be_int64() {
     let int32 = Tensor::from_slice(&[0i64, 1, 0, 1]).to_kind(Kind::Int);
     label(loss.loss(&f, &int32));
     label(hardest_negative(&f, &int32, &Distance::EUCLIDEAN));
+}
+
+/// A temperature whose inverse overflows the embeddings' kind is named, not a NaN loss.
+#[rstest]
+#[case(Kind::Float, 1e-39)]
+#[case(Kind::Float, 1e-300)]
+#[case(Kind::Double, 1e-320)]
+fn a_temperature_too_small_for_the_kind_is_named(#[case] kind: Kind, #[case] temperature: f64) {
+    let z = Tensor::randn([4, 3], (kind, Device::Cpu));
+    let nt_xent = NtXentConfig {
+        temperature,
+        ..NtXentConfig::default()
+    }
+    .check()
+    .expect("positive");
+    hyperparameter(nt_xent.loss(&z, &z), "temperature");
+    let sup_con = SupConConfig {
+        temperature,
+        ..SupConConfig::default()
+    }
+    .check()
+    .expect("positive");
+    let labels = Tensor::from_slice(&[0i64, 0, 1, 1]);
+    hyperparameter(sup_con.loss(&z, &labels), "temperature");
+    // Just above the edge the loss is finite.
+    let ok = NtXentConfig {
+        temperature: 1e-3,
+        ..NtXentConfig::default()
+    }
+    .check()
+    .expect("positive");
+    let value = f64::try_from(
+        ok.loss(&z, &z.f_add_scalar(0.01).expect("shift"))
+            .expect("a loss"),
+    )
+    .expect("value");
+    assert!(value.is_finite());
 }

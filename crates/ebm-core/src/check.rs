@@ -198,6 +198,20 @@ pub fn matrix(t: &Tensor, what: &str, min_rows: i64, width: Option<i64>) -> Resu
     }
 }
 
+/// Checks `t` holds floating-point values (f16, bf16, f32 or f64): integer or boolean
+/// embeddings, energies or samples are a typed error, not a libtorch panic.
+pub fn floating(t: &Tensor, what: &str) -> Result<()> {
+    if t.is_floating_point() {
+        Ok(())
+    } else {
+        Err(EbmError::Dtype {
+            what: what.to_string(),
+            expected: "a floating-point kind (f32 or f64)",
+            got: format!("{:?}", t.kind()),
+        })
+    }
+}
+
 /// Checks a table of candidate energies `[B, K]` with K ≥ 1 (one column per candidate
 /// answer); returns (B, K). Its values are not read: NaN or infinity checks are the caller's.
 pub fn candidate_table(table: &Tensor, what: &str) -> Result<(i64, i64)> {

@@ -25,6 +25,16 @@ pub enum EbmError {
         /// The shape that was given.
         got: Vec<i64>,
     },
+    /// A tensor has a kind (dtype) the computation cannot take, e.g. integer embeddings.
+    #[error("wrong tensor kind in {what}: expected {expected}, got {got}")]
+    Dtype {
+        /// Which input.
+        what: String,
+        /// The kinds that are accepted, in words.
+        expected: &'static str,
+        /// The kind that was given.
+        got: String,
+    },
     /// A hyperparameter is outside its valid range.
     #[error("invalid hyperparameter: {name} {reason}, got {value}")]
     Hyperparameter {

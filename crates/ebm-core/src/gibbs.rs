@@ -42,6 +42,11 @@ pub fn free_energy_weighted(
 }
 
 /// [`free_energy_weighted`] without input checks, for hot loops whose inputs are known good.
+///
+/// F_β = −(1/β) log Σ_k w_k e^(−β E_k) through log-sum-exp. Where β·E overflows the float
+/// kind (a β too large for f32), it is computed again as
+/// m − (1/β) log Σ_k w_k e^(−β (E_k − m)) with m = min_k E_k, which gives min E (the limit),
+/// not inf or NaN; a row whose minimum is ±∞ has F_β equal to it.
 pub fn free_energy_unchecked(
     energies: &Tensor,
     log_weights: Option<&Tensor>,
@@ -51,29 +56,86 @@ pub fn free_energy_unchecked(
     if beta.is_infinite() {
         return Ok(energies.f_amin(dim, false)?);
     }
-    let mut scaled = energies.f_mul_scalar(-beta)?;
-    if let Some(w) = log_weights {
-        scaled = scaled.f_add(w)?;
+    let beta = representable_beta(beta, energies.kind());
+    let weighted = |scaled: Tensor| -> Result<Tensor> {
+        Ok(match log_weights {
+            Some(w) => scaled.f_add(w)?,
+            None => scaled,
+        })
+    };
+    let plain = weighted(energies.f_mul_scalar(-beta)?)?
+        .f_logsumexp(dim, false)?
+        .f_mul_scalar(-1.0 / beta)?;
+    if bool::try_from(plain.f_isfinite()?.f_all()?)? {
+        return Ok(plain);
     }
-    Ok(scaled.f_logsumexp(dim, false)?.f_mul_scalar(-1.0 / beta)?)
+    let min = energies.f_amin(dim, true)?;
+    let finite = min.f_isfinite()?;
+    let shift = min.f_where_scalarother(&finite, 0.0)?;
+    let f = weighted(energies.f_sub(&shift)?.f_mul_scalar(-beta)?)?
+        .f_logsumexp(dim, true)?
+        .f_mul_scalar(-1.0 / beta)?
+        .f_add(&shift)?;
+    Ok(f.f_where_self(&finite, &min)?.f_squeeze_dim(dim)?)
 }
 
 /// Gibbs probabilities P_k = e^(−β E_k) / Σ_j e^(−β E_j) along `dim` (a softmax of −βE).
 ///
-/// At β = ∞ the mass is shared equally by the minimal energies.
+/// At β = ∞ the mass is shared equally by the minimal energies, and so it is in a row holding
+/// −∞ (the limit). Where β·E overflows the float kind, the energies are shifted by their
+/// minimum first, so that no β gives NaN. A row whose every energy is +∞ has no
+/// distribution: an [`EbmError::NonFinite`] error.
 pub fn gibbs_probabilities(energies: &Tensor, beta: f64, dim: i64) -> Result<Tensor> {
     check_beta(beta)?;
     check_axis(energies, dim)?;
     ensure_no_nan(energies, "energies")?;
-    if beta.is_infinite() {
-        let min = energies.f_amin(dim, true)?;
+    let min = energies.f_amin(dim, true)?;
+    if bool::try_from(min.f_eq(f64::INFINITY)?.f_any()?)? {
+        return Err(EbmError::NonFinite {
+            what: "energies (every energy of a row is +inf: nothing to normalise)".into(),
+            kind: "+inf in every entry",
+        });
+    }
+    let at_min = || -> Result<Tensor> {
         let at_min = energies.f_eq_tensor(&min)?.f_to_kind(energies.kind())?;
         let count = at_min.f_sum_dim_intlist(dim, true, energies.kind())?;
-        return Ok(at_min.f_div(&count)?);
+        Ok(at_min.f_div(&count)?)
+    };
+    if beta.is_infinite() {
+        return at_min();
     }
-    Ok(energies
+    let beta = representable_beta(beta, energies.kind());
+    let plain = energies
         .f_mul_scalar(-beta)?
-        .f_softmax(dim, energies.kind())?)
+        .f_softmax(dim, energies.kind())?;
+    if bool::try_from(plain.f_isfinite()?.f_all()?)? {
+        return Ok(plain);
+    }
+    // β·E overflowed the kind, or a row holds −∞: shift by the minimum first.
+    let finite = min.f_isfinite()?;
+    let shift = min.f_where_scalarother(&finite, 0.0)?;
+    let soft = energies
+        .f_sub(&shift)?
+        .f_mul_scalar(-beta)?
+        .f_softmax(dim, energies.kind())?;
+    if bool::try_from(finite.f_all()?)? {
+        Ok(soft)
+    } else {
+        Ok(soft.f_where_self(&finite, &at_min()?)?)
+    }
+}
+
+/// β capped at the largest finite value of the energies' float kind: a larger β would become
+/// ∞ in that kind (and 0 · ∞ = NaN at the minimum), while the capped one already gives the
+/// limit to the kind's precision.
+pub fn representable_beta(beta: f64, kind: Kind) -> f64 {
+    let largest = match kind {
+        Kind::Half => 65504.0,
+        Kind::BFloat16 => 3.38e38,
+        Kind::Float => f64::from(f32::MAX),
+        _ => f64::MAX,
+    };
+    beta.min(largest)
 }
 
 fn check_axis(energies: &Tensor, dim: i64) -> Result<()> {
@@ -110,7 +172,7 @@ impl Quadrature {
     /// `n` cell midpoints over [lo, hi].
     pub fn grid_1d(lo: f64, hi: f64, n: usize, kind: Kind, device: Device) -> Result<Self> {
         check_interval(lo, hi)?;
-        check_count("grid points", n)?;
+        check_count("n", n)?;
         let h = (hi - lo) / n as f64;
         let points = Tensor::f_arange(n as i64, (kind, device))?
             .f_add_scalar(0.5)?
@@ -158,7 +220,7 @@ fn check_interval(lo: f64, hi: f64) -> Result<()> {
         Ok(())
     } else {
         Err(EbmError::Hyperparameter {
-            name: "grid bounds".into(),
+            name: "hi".into(),
             reason: "need finite lo < hi",
             value: format!("[{lo}, {hi}]"),
         })

@@ -307,7 +307,7 @@ impl GradientDescent {
         }
         let r = dims[1];
         if let Some(ex) = &exclusion {
-            check_positive("exclusion radius", ex.radius)?;
+            check_positive("radius", ex.radius)?;
             ensure_shape(ex.centers, "exclusion centres", &[b, d])?;
         }
         let project = Projection {
@@ -336,6 +336,18 @@ impl GradientDescent {
         let _guard = tch::no_grad_guard();
         ensure_shape(&e, "energy output", &[b * r])?;
         ensure_no_nan(&e, "energies at the minima found")?;
+        // A descent that ran off to infinity found no minimum: the energy is unbounded below
+        // (or the step too large) in this space.
+        if !bool::try_from(e.f_isfinite()?.f_all()?)? || !bool::try_from(y.f_isfinite()?.f_all()?)?
+        {
+            return Err(EbmError::NonFinite {
+                what: "the points gradient descent reached (the energy is unbounded below in \
+                       this answer space, or the step size too large: bound y with a box or \
+                       lower step_size)"
+                    .into(),
+                kind: "infinite values",
+            });
+        }
         let y = y.f_view([b, r, d])?;
         let e = e.f_view([b, r])?;
         let (best_energy, best_index) = e.f_min_dim(1, false)?;

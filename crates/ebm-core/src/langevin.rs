@@ -174,6 +174,9 @@ impl Langevin {
         y0: &Tensor,
     ) -> Result<Tensor> {
         ensure_same_batch(x, "x", y0, "y0")?;
+        crate::check::floating(y0, "y0")?;
+        crate::check::ensure_finite(y0, "y0 (the chains' start)")?;
+        crate::check::ensure_finite(x, "x")?;
         let (drift, noise) = match self.config.step {
             LangevinStep::Exact { epsilon, beta } => (0.5 * epsilon * beta, epsilon.sqrt()),
             LangevinStep::Decoupled {
@@ -203,6 +206,17 @@ impl Langevin {
                 let _ = y.f_clamp_(lo, hi)?;
             }
         }
-        Ok(y.f_detach()?)
+        let y = y.f_detach()?;
+        if !bool::try_from(y.f_isfinite()?.f_all()?)? {
+            return Err(EbmError::NonFinite {
+                what: format!(
+                    "the Langevin samples after {} steps (the chains diverged: lower the step size, \
+                     clip the gradient with grad_clip, or clamp y)",
+                    self.config.steps
+                ),
+                kind: "NaN or infinite values",
+            });
+        }
+        Ok(y)
     }
 }

@@ -415,6 +415,24 @@ impl DataConfig {
         self.kind().name()
     }
 
+    /// The number of rows the config makes, where the config tells it (every generator's
+    /// `n`); `None` for a CSV file, known only once read.
+    pub fn rows(&self) -> Option<usize> {
+        match self {
+            DataConfig::Sine(c) => Some(c.n),
+            DataConfig::TwoBranch(c) => Some(c.n),
+            DataConfig::Parabola(c) => Some(c.n),
+            DataConfig::Circle(c) => Some(c.n),
+            DataConfig::TwoMoons(c) => Some(c.n),
+            DataConfig::Blobs(c) => Some(c.n),
+            DataConfig::Spirals(c) => Some(c.n),
+            DataConfig::Rings(c) => Some(c.n),
+            DataConfig::EightGaussians(c) => Some(c.n),
+            DataConfig::LatentMixture(c) => Some(c.n),
+            DataConfig::Csv(_) => None,
+        }
+    }
+
     fn kind(&self) -> DataKind {
         match self {
             DataConfig::Sine(_) => DataKind::Sine,

@@ -13,8 +13,8 @@ use tch::Tensor;
 pub enum CsvTask {
     /// A number per row: y Float `[N, 1]`.
     Regression,
-    /// A class per row: non-negative integers used as indices as they are, or else strings
-    /// mapped to indices in sorted order. y Int64 `[N]`.
+    /// A class per row, integers or names: encoded to 0..K−1 by the sorted distinct values
+    /// (numerically when all are integers), the values kept as the class names. y Int64 `[N]`.
     Classification,
     /// Exactly two distinct values, mapped to −1 and +1: numbers in increasing order (so 0/1 and
     /// −1/+1 both work), or else strings in sorted order. y Float `[N]`.
@@ -199,7 +199,9 @@ fn check_no_empty_label(path: &Path, column: &str, labels: &[(u64, String)]) -> 
     }
 }
 
-/// Integer labels as they are (n_classes = max + 1), or else strings in sorted order.
+/// Class labels encoded to 0..K−1 by their sorted distinct values: numerically when every
+/// label is an integer (`2019`, `2020` are classes 0 and 1, never indices), else as strings.
+/// The names are the distinct labels as written, in that order.
 fn class_indices(
     path: &Path,
     column: &str,
@@ -207,31 +209,39 @@ fn class_indices(
 ) -> Result<(Vec<i64>, Vec<String>)> {
     check_no_empty_label(path, column, labels)?;
     let ints: Option<Vec<i64>> = labels.iter().map(|(_, c)| c.parse().ok()).collect();
-    let (indices, names) = if let Some(ints) = ints {
-        if let Some(((line, cell), _)) = labels.iter().zip(&ints).find(|(_, &v)| v < 0) {
-            return Err(bad_labels(
-                path,
-                column,
-                format!("line {line}: class index {cell} is negative (integer labels are class indices 0, 1, ...)"),
-            ));
+    let (indices, names) = match ints {
+        Some(ints) => {
+            let distinct: Vec<i64> = ints
+                .iter()
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let index: BTreeMap<i64, i64> = distinct
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v, i as i64))
+                .collect();
+            (
+                ints.iter().map(|v| index[v]).collect(),
+                distinct.iter().map(i64::to_string).collect(),
+            )
         }
-        let max = ints.iter().copied().max().unwrap_or(0);
-        let names = (0..=max).map(|k| k.to_string()).collect();
-        (ints, names)
-    } else {
-        let names: Vec<String> = labels
-            .iter()
-            .map(|(_, c)| c.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let index: BTreeMap<&str, i64> = names
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i as i64))
-            .collect();
-        let indices = labels.iter().map(|(_, c)| index[c.as_str()]).collect();
-        (indices, names)
+        None => {
+            let names: Vec<String> = labels
+                .iter()
+                .map(|(_, c)| c.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let index: BTreeMap<&str, i64> = names
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.as_str(), i as i64))
+                .collect();
+            let indices = labels.iter().map(|(_, c)| index[c.as_str()]).collect();
+            (indices, names)
+        }
     };
     if names.len() < 2 {
         return Err(bad_labels(
@@ -369,18 +379,47 @@ mod tests {
         assert_eq!(data.class_names, ["setosa", "versicolor", "virginica"]);
     }
 
-    #[test]
-    fn integer_classes_are_indices_as_they_are() {
+    #[rstest::rstest]
+    #[case::gaps("0.1,2\n0.2,0\n0.3,2\n", &[1, 0, 1], &["0", "2"])]
+    #[case::years("0.1,2020\n0.2,2019\n0.3,2020\n", &[1, 0, 1], &["2019", "2020"])]
+    #[case::huge("0.1,1000000000000\n0.2,7\n", &[1, 0], &["7", "1000000000000"])]
+    #[case::negative("0.1,0\n0.2,-1\n0.3,1\n", &[1, 0, 2], &["-1", "0", "1"])]
+    #[case::numeric_not_string_order("0.1,10\n0.2,9\n", &[1, 0], &["9", "10"])]
+    fn integer_classes_are_encoded_by_their_sorted_values(
+        #[case] rows: &str,
+        #[case] indices: &[i64],
+        #[case] names: &[&str],
+    ) {
         let data = load(
-            "x,label\n0.1,2\n0.2,0\n0.3,2\n",
+            &format!("x,label\n{rows}"),
             None,
             "label",
             CsvTask::Classification,
         )
         .expect("loads");
-        assert_eq!(data.kind, TargetKind::Classes { n_classes: 3 });
-        assert_eq!(Vec::<i64>::try_from(&data.y).expect("ints"), [2, 0, 2]);
-        assert_eq!(data.class_names, ["0", "1", "2"]);
+        let k = names.len() as i64;
+        assert_eq!(data.kind, TargetKind::Classes { n_classes: k });
+        assert_eq!(Vec::<i64>::try_from(&data.y).expect("ints"), indices);
+        assert_eq!(data.class_names, names);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any integer labels: K is the number of distinct values, indices lie in 0..K and
+        /// keep the labels' order, and the names give each row's label back.
+        #[test]
+        fn any_integer_labels_encode_to_dense_indices(labels in proptest::collection::vec(-1_000_000_000_000i64..1_000_000_000_000, 2..40)) {
+            let distinct: BTreeSet<i64> = labels.iter().copied().collect();
+            proptest::prop_assume!(distinct.len() >= 2);
+            let rows: String = labels.iter().map(|l| format!("0.5,{l}\n")).collect();
+            let data = load(&format!("x,label\n{rows}"), None, "label", CsvTask::Classification)
+                .expect("loads");
+            proptest::prop_assert_eq!(data.kind, TargetKind::Classes { n_classes: distinct.len() as i64 });
+            let y = Vec::<i64>::try_from(&data.y).expect("ints");
+            for (label, index) in labels.iter().zip(&y) {
+                proptest::prop_assert_eq!(&data.class_names[*index as usize], &label.to_string());
+            }
+        }
     }
 
     #[test]
@@ -506,12 +545,6 @@ mod tests {
         let err = load("a,y\n1,2\n", Some(&["a", "y"]), "y", CsvTask::Regression)
             .expect_err("target as feature");
         assert!(matches!(err, DataError::BadColumns { .. }));
-        let err = load("a,c\n1,0\n2,-1\n", None, "c", CsvTask::Classification)
-            .expect_err("negative class");
-        assert!(
-            matches!(&err, DataError::BadLabels { reason, .. } if reason.contains("line 3")),
-            "{err}"
-        );
         let err =
             load("a,c\n1,x\n2,\n", None, "c", CsvTask::Classification).expect_err("empty label");
         assert!(

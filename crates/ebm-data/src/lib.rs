@@ -243,6 +243,16 @@ impl Dataset {
     }
 }
 
+/// The (train, test) row counts [`split`] makes of `n` rows: `round(n · test_fraction)` test
+/// rows, at most `n − 1`, so that at least one row trains.
+pub fn split_sizes(n: usize, test_fraction: f64) -> (usize, usize) {
+    if n == 0 {
+        return (0, 0);
+    }
+    let test = ((n as f64 * test_fraction).round() as usize).min(n - 1);
+    (n - test, test)
+}
+
 /// Splits `dataset` into (train, test) by a permutation fixed by `seed`.
 ///
 /// The test set gets `round(N · test_fraction)` rows, at most N − 1, so the training set is never
@@ -263,7 +273,8 @@ pub fn split(dataset: &Dataset, test_fraction: f64, seed: u64) -> Result<(Datase
             value: "0 rows".into(),
         });
     }
-    let n_test = ((n as f64 * test_fraction).round() as i64).min(n - 1);
+    let (_, n_test) = split_sizes(n as usize, test_fraction);
+    let n_test = n_test as i64;
     let order: Vec<i64> = SeededRng::new(seed)
         .permutation(n as usize)
         .into_iter()

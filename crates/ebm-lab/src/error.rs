@@ -92,7 +92,7 @@ impl ConfigError {
     pub fn line(&self) -> Option<usize> {
         match self {
             ConfigError::Invalid { line, .. } => *line,
-            _ => None,
+            ConfigError::Io { .. } | ConfigError::Override { .. } => None,
         }
     }
 }

@@ -124,6 +124,9 @@ fn run_command(
             ""
         }
     );
+    if let Some(k) = m.n_classes {
+        println!("  {:<26} {k} (their labels: labels.json)", "classes found");
+    }
     for (name, value) in &m.metrics {
         println!("  {name:<26} {value:.6}");
     }

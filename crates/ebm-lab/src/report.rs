@@ -29,6 +29,10 @@ pub struct Metrics {
     pub n_train: i64,
     /// Rows held out.
     pub n_test: i64,
+    /// Classes found in the data (classification and binary data; `labels.json` has their
+    /// names in the order of the model's indices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_classes: Option<usize>,
     /// Epochs trained.
     pub epochs: usize,
     /// The last epoch's mean training loss.
@@ -128,7 +132,9 @@ impl RunFolder {
     }
 
     /// Moves the folder to `<name>/<stamp>/`, or `<stamp>-2`, `-3`, … when that exists: an
-    /// existing run folder is never overwritten.
+    /// existing run folder is never overwritten, and two runs committing at once never take
+    /// the same name. The name is claimed by creating it (which fails if it exists), then
+    /// the finished folder is renamed onto the empty claim (atomic on POSIX).
     pub fn commit(mut self) -> io::Result<PathBuf> {
         let tmp = self.path().to_path_buf();
         for k in 1.. {
@@ -138,10 +144,15 @@ impl RunFolder {
                 format!("{}-{k}", self.stamp)
             };
             let target = self.parent.join(name);
-            if target.exists() {
-                continue;
+            match std::fs::create_dir(&target) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
             }
-            std::fs::rename(&tmp, &target)?;
+            if let Err(e) = std::fs::rename(&tmp, &target) {
+                let _ = std::fs::remove_dir(&target);
+                return Err(e);
+            }
             // The folder is in place: nothing is left for the TempDir to remove.
             if let Some(dir) = self.tmp.take() {
                 let _ = dir.keep();
@@ -205,6 +216,56 @@ mod tests {
         std::fs::write(dropped.file("half.txt"), "x").expect("write");
         drop(dropped);
         assert!(!root.path().join("failed").exists());
+    }
+}
+
+#[cfg(test)]
+mod commit_tests {
+    use super::*;
+
+    #[test]
+    fn many_runs_committing_at_once_each_keep_their_folder() {
+        let root = tempfile::tempdir().expect("a temporary folder");
+        let runs = 24;
+        let barrier = std::sync::Barrier::new(runs);
+        let dirs: Vec<PathBuf> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..runs)
+                .map(|i| {
+                    let (root, barrier) = (root.path(), &barrier);
+                    scope.spawn(move || {
+                        let folder =
+                            RunFolder::create(root, "same", "20260101-000000").expect("create");
+                        std::fs::write(folder.file("id.txt"), i.to_string()).expect("write");
+                        barrier.wait();
+                        folder.commit().expect("commit")
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a run"))
+                .collect()
+        });
+        let mut ids: Vec<usize> = dirs
+            .iter()
+            .map(|d| {
+                std::fs::read_to_string(d.join("id.txt"))
+                    .expect("every finished run is kept")
+                    .parse()
+                    .expect("an id")
+            })
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..runs).collect::<Vec<_>>());
+        let names: std::collections::BTreeSet<_> = dirs.iter().collect();
+        assert_eq!(names.len(), runs, "two runs took the same folder");
+        // Nothing temporary is left.
+        let left: Vec<_> = std::fs::read_dir(root.path().join("same"))
+            .expect("read")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }
 

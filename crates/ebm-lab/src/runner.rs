@@ -14,7 +14,7 @@ use crate::experiment::{RunContext, Split};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{utc_rfc3339, utc_stamp, write_history, Metrics, RunFolder, COLLAPSE_RATIO};
 use ebm_arch::History;
-use ebm_data::split;
+use ebm_data::{split, TargetKind};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
@@ -72,6 +72,7 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
     tch::manual_seed(config.seed as i64);
     let data = config.data.source.generate(config.seed)?;
     config.check_targets(data.kind)?;
+    config.check_rows(data.len() as usize)?;
     let (train_cpu, test_cpu) = split(&data, config.data.test_fraction, config.seed)?;
     let split_data = Split {
         train: train_cpu.to_device(device),
@@ -110,6 +111,8 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         seed: config.seed,
         n_train: split_data.train.len(),
         n_test: split_data.test.len(),
+        n_classes: (!split_data.all_cpu.class_names.is_empty())
+            .then_some(split_data.all_cpu.class_names.len()),
         epochs: history.epochs.len(),
         final_loss: last.map_or(f64::NAN, |r| r.loss),
         final_gap: last.map_or(f64::NAN, |r| r.gap),
@@ -130,6 +133,21 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
     let json = serde_json::to_string_pretty(&metrics)
         .map_err(|e| RunError::io(&folder.file("metrics.json"))(e.into()))?;
     write("metrics.json", json + "\n")?;
+    if !split_data.all_cpu.class_names.is_empty() {
+        // The model's class index i is the user's label classes[i] (binary: −1, then +1).
+        let labels = serde_json::json!({
+            "kind": match split_data.all_cpu.kind {
+                TargetKind::Binary => "binary",
+                TargetKind::Classes { .. } => "classes",
+                TargetKind::Regression | TargetKind::Density => "none",
+            },
+            "classes": split_data.all_cpu.class_names,
+        });
+        write(
+            "labels.json",
+            serde_json::to_string_pretty(&labels).unwrap_or_default() + "\n",
+        )?;
+    }
     let history_path = folder.file("history.csv");
     write_history(&history_path, &history).map_err(RunError::io(&history_path))?;
     training_curves(&folder.file("curves.png"), &history, trained.gap_title)?;

@@ -157,6 +157,9 @@ fn base(model: &str, loss: &str, extra: &str) -> String {
 #[case::multi_line_array_check("name = \"x\"\n[data]\nkind = \"two_moons\"\n[model]\nkind = \"binary\"\n[model.g]\nactivation = \"relu\"\nhidden = [\n  64,\n  0,\n]\n[loss]\nkind = \"hinge\"\n", "model.g.hidden", Some(8))]
 #[case::multi_line_array_type("name = \"x\"\n[data]\nkind = \"two_moons\"\n[model]\nkind = \"binary\"\n[model.g]\nactivation = \"relu\"\nhidden = [\n  64,\n  \"x\",\n]\n[loss]\nkind = \"hinge\"\n", "model.g.hidden", Some(8))]
 #[case::multi_line_array_in_inline_table("name = \"x\"\n[data]\nkind = \"two_moons\"\n[model]\nkind = \"binary\"\ng = { activation = \"relu\", hidden = [\n  64,\n  -3,\n] }\n[loss]\nkind = \"hinge\"\n", "model.g.hidden", Some(6))]
+#[case::no_test_rows(&base("binary", "hinge", "").replace("n = 50", "n = 50\ntest_fraction = 0.0"), "data.test_fraction", Some(5))]
+#[case::too_few_rows_for_a_test_row(&base("binary", "hinge", "").replace("n = 50", "n = 2"), "data.test_fraction", Some(2))]
+#[case::one_test_row_for_pairs("name = \"x\"\n[data]\nkind = \"blobs\"\nn = 5\n[model]\nkind = \"siamese\"\n[loss]\nkind = \"nt_xent\"\n[train]\nbatch_size = 4\n", "data.test_fraction", Some(2))]
 #[case::unknown_device(&format!("device = \"tpu\"\n{}", base("binary", "hinge", "")), "device", Some(1))]
 fn bad_configs_name_the_field_and_line(
     #[case] text: &str,
@@ -211,7 +214,7 @@ fn overrides_change_values_anywhere_in_the_config() {
         "model.g.hidden=[8, 4]",
         "name=renamed",
         "data.n=64",
-        "data.test_fraction=0",
+        "data.test_fraction=0.5",
         "loss={ kind = \"log\" }",
         "eval.plot_grid=10",
     ];
@@ -231,7 +234,7 @@ fn overrides_change_values_anywhere_in_the_config() {
     };
     assert_eq!(model.0.g.hidden, [8, 4]);
     assert_eq!(config.name, "renamed");
-    assert_eq!(config.data.test_fraction, 0.0);
+    assert_eq!(config.data.test_fraction, 0.5);
     assert_eq!(config.loss.kind_name(), "log");
     assert_eq!(config.eval.plot_grid, 10);
     // An optional field that the file left out can be set too.

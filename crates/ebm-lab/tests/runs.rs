@@ -25,11 +25,15 @@ fn files_of(dir: &Path) -> Vec<String> {
 #[test]
 fn tiny_runs_write_every_report_file() {
     let runs = TempDir::new("report");
-    for (file, plot) in [
-        ("binary.toml", Some("decision_regions.png")),
-        ("implicit_regression.toml", Some("energy_landscape.png")),
-        ("contrastive_divergence.toml", Some("density.png")),
-        ("ntxent.toml", None),
+    for (file, plot, labels) in [
+        ("binary.toml", Some("decision_regions.png"), true),
+        (
+            "implicit_regression.toml",
+            Some("energy_landscape.png"),
+            false,
+        ),
+        ("contrastive_divergence.toml", Some("density.png"), false),
+        ("ntxent.toml", None, true),
     ] {
         let loaded = tiny(file, &[]);
         let outcome = run_in(&loaded, runs.path()).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -42,6 +46,9 @@ fn tiny_runs_write_every_report_file() {
             "run.json",
         ];
         expected.extend(plot);
+        if labels {
+            expected.push("labels.json");
+        }
         expected.sort();
         assert_eq!(files_of(&outcome.dir), expected, "{file}");
         assert_eq!(outcome.files, expected, "{file}");
@@ -157,6 +164,33 @@ fn a_csv_config_runs_end_to_end() {
     let loaded = RunConfig::load_with(&config, &[]).expect("loads");
     let outcome = run_in(&loaded, runs.path()).expect("runs");
     assert_eq!(outcome.metrics.n_train + outcome.metrics.n_test, 40);
+}
+
+#[test]
+fn integer_class_labels_are_classes_not_indices() {
+    // Years as labels: two classes (not 2021), stored with the run in the model's order.
+    let runs = TempDir::new("years");
+    let mine = TempDir::new("years-own");
+    let mut csv = String::from("u,v,year\n");
+    for i in 0..60 {
+        let (u, v) = ((i % 10) as f64 * 0.1, (i / 10) as f64 * 0.2);
+        csv.push_str(&format!("{u},{v},{}\n", if u > 0.45 { 2020 } else { 2019 }));
+    }
+    mine.file("years.csv", &csv);
+    let config = mine.file(
+        "years.toml",
+        "name = \"years\"\n[data]\nkind = \"csv\"\npath = \"years.csv\"\ntarget = \"year\"\ntask = \"classification\"\n[model]\nkind = \"multi_class\"\n[loss]\nkind = \"log\"\n[train]\nepochs = 60\nbatch_size = 16\n",
+    );
+    let loaded = RunConfig::load_with(&config, &[]).expect("loads");
+    let outcome = run_in(&loaded, runs.path()).expect("runs");
+    assert_eq!(outcome.metrics.n_classes, Some(2));
+    let labels: serde_json::Value =
+        serde_json::from_str(&read(&outcome.dir.join("labels.json"))).expect("json");
+    assert_eq!(labels["classes"], serde_json::json!(["2019", "2020"]));
+    assert_eq!(labels["kind"], "classes");
+    // A split of u at 0.45 is learnt, far from the 0.0 the raw-index model reported.
+    let accuracy = outcome.metrics.metrics["train_accuracy"];
+    assert!(accuracy > 0.9, "train accuracy {accuracy}");
 }
 
 #[test]

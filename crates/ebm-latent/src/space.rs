@@ -84,13 +84,12 @@ impl LatentSpace {
 
     /// The K one-hot vectors of width K: z picks one of K modes and carries log₂ K bits.
     pub fn one_hot(count: usize, kind: Kind, device: Device) -> Result<Self> {
-        let k = i64::try_from(check_count("one-hot count", count)?).map_err(|_| {
-            EbmError::Hyperparameter {
-                name: "one-hot count".into(),
+        let k =
+            i64::try_from(check_count("count", count)?).map_err(|_| EbmError::Hyperparameter {
+                name: "count".into(),
                 reason: "is too large",
                 value: count.to_string(),
-            }
-        })?;
+            })?;
         Ok(LatentSpace::Finite(Tensor::f_eye(k, (kind, device))?))
     }
 

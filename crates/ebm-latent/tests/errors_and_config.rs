@@ -161,7 +161,7 @@ fn an_empty_latent_set_is_rejected() {
     let config = LatentSpaceConfig::Finite { points: vec![] };
     assert!(matches!(config.check(), Err(EbmError::EmptyCandidates(_))));
     let err = LatentSpace::one_hot(0, Kind::Float, CPU).expect_err("rejected");
-    assert_eq!(hyperparameter(err), "one-hot count");
+    assert_eq!(hyperparameter(err), "count");
 }
 
 #[rstest]

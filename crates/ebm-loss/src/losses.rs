@@ -6,7 +6,7 @@
 
 use crate::input::{LossInput, Needs, Reduction};
 use ebm_core::check::check_positive;
-use ebm_core::gibbs::free_energy_unchecked;
+use ebm_core::gibbs::{free_energy_unchecked, representable_beta};
 use ebm_core::{EbmError, Result};
 use tch::Tensor;
 
@@ -371,7 +371,9 @@ impl MinimumEmpiricalError {
 impl Loss for MinimumEmpiricalError {
     fn per_sample(&self, input: &LossInput<'_>) -> Result<Tensor> {
         let nll = neg_log_likelihood(input, self.beta, self.name())?;
-        Ok(nll.f_mul_scalar(-self.beta)?.f_expm1()?.f_neg()?)
+        // β at most the kind's largest value: β·NLL must not be 0 · ∞ at the correct answer.
+        let beta = representable_beta(self.beta, nll.kind());
+        Ok(nll.f_mul_scalar(-beta)?.f_expm1()?.f_neg()?)
     }
     fn needs(&self) -> Needs {
         ALL

@@ -421,3 +421,36 @@ fn energy_spread_checks_its_input() {
         energy_spread(&Tensor::zeros([0, 2], (Kind::Double, tch::Device::Cpu))).expect_err("B = 0");
     assert!(matches!(err, EbmError::Shape { .. }), "{err}");
 }
+
+/// NLL and MEE at a β too large for f32 are the perceptron loss (their limit), not NaN.
+#[rstest]
+#[case::nll("nll")]
+#[case::mee("mee")]
+fn a_huge_beta_on_f32_gives_the_limit(#[case] kind: &str) {
+    let beta = 1e300;
+    let config: LossConfig =
+        toml::from_str(&format!("kind = \"{kind}\"\nbeta = {beta:e}")).expect("config");
+    let loss = config.build().expect("valid");
+    let ec = Tensor::from_slice(&[0.5f32, 2.0]);
+    let all = Tensor::from_slice(&[0.5f32, 1.0, -1.0, 2.0, 3.0, 2.5]).view([2, 3]);
+    let input = LossInput {
+        e_correct: &ec,
+        e_incorrect: None,
+        e_all: Some(&all),
+        log_weights: None,
+    };
+    let values: Vec<f64> = Vec::try_from(
+        loss.per_sample(&input)
+            .expect("a value")
+            .to_kind(tch::Kind::Double),
+    )
+    .expect("values");
+    assert!(values.iter().all(|v| v.is_finite()), "{kind}: {values:?}");
+    if kind == "nll" {
+        // E_C − min E: 0.5 − (−1) = 1.5 for row 0 and 0 for row 1.
+        assert!(
+            (values[0] - 1.5).abs() < 1e-5 && values[1].abs() < 1e-5,
+            "{values:?}"
+        );
+    }
+}

@@ -11,14 +11,6 @@ pub(super) fn hyper(section: &str, e: EbmError) -> ConfigError {
             name,
             reason,
             value,
-        } if name.contains(' ') => {
-            // A description rather than a key ("z penalty weight"): the section is the field.
-            ConfigError::invalid(section, format!("{name} {reason}, got {value}"))
-        }
-        EbmError::Hyperparameter {
-            name,
-            reason,
-            value,
         } => ConfigError::invalid(&join(section, &name), format!("{reason}, got {value}")),
         other => ConfigError::invalid(section, other.to_string()),
     }

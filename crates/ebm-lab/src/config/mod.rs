@@ -150,6 +150,9 @@ impl RunConfig {
                 format!("must be in [0, 1), got {f}"),
             ));
         }
+        if let Some(n) = self.data.source.rows() {
+            self.check_rows(n)?;
+        }
         self.check_model()?;
         self.check_loss()?;
         self.check_train()?;
@@ -247,6 +250,37 @@ impl RunConfig {
             .metric
             .as_deref()
             .unwrap_or(self.model.experiment().metric_names()[0])
+    }
+
+    /// Checks that `n` rows split by `data.test_fraction` leave the rows the model's training
+    /// and metrics need (see [`crate::experiment::Experiment::min_rows`]).
+    pub fn check_rows(&self, n: usize) -> Result<(), ConfigError> {
+        let (train, test) = ebm_data::split_sizes(n, self.data.test_fraction);
+        let (min_train, min_test) = self.model.experiment().min_rows();
+        let kind = self.model.kind_name();
+        if train < min_train {
+            let field = if self.data.source.rows().is_some() {
+                "data.n"
+            } else {
+                "data"
+            };
+            return Err(ConfigError::invalid(
+                field,
+                format!(
+                    "{n} rows leave {train} to train on; model kind \"{kind}\" needs at least {min_train}"
+                ),
+            ));
+        }
+        if test < min_test {
+            return Err(ConfigError::invalid(
+                "data.test_fraction",
+                format!(
+                    "{} of {n} rows leaves {test} test rows; model kind \"{kind}\" measures its test metrics on at least {min_test} (raise data.test_fraction or the number of rows)",
+                    self.data.test_fraction
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks the data set a run made against the model (CSV files are only known once read).

@@ -83,12 +83,7 @@ fn run_architecture(
             insert(&mut metrics, "test_accuracy", accuracy(model, &data.test)?);
         }
         Answers::Continuous(_) => {
-            let on = if data.test.is_empty() {
-                &data.train
-            } else {
-                &data.test
-            };
-            for (name, value) in continuous_scores(model, on, eval)? {
+            for (name, value) in continuous_scores(model, &data.test, eval)? {
                 let name = if name == "mse" { "test_mse" } else { name };
                 insert(&mut metrics, name, value);
             }

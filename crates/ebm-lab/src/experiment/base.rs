@@ -166,6 +166,10 @@ pub trait Experiment {
     /// metric first.
     fn metric_names(&self) -> &'static [&'static str];
 
+    /// The fewest (training, test) rows its training and metrics need: a metric named
+    /// `test_…` is computed on test rows only, so a split that leaves fewer is refused.
+    fn min_rows(&self) -> (usize, usize);
+
     /// Checks the model's values; errors name the full dotted key (`model.g.hidden`,
     /// `train.batch_size`). `train` is the `[train]` table, for the rules that tie the two
     /// (a replay buffer holds a batch, a siamese batch has pairs).

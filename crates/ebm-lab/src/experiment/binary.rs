@@ -24,6 +24,10 @@ impl Experiment for BinaryConfig {
         CLASSIFIER_METRICS
     }
 
+    fn min_rows(&self) -> (usize, usize) {
+        (1, 1)
+    }
+
     fn check(&self, _train: &TrainConfig) -> ebm_core::Result<()> {
         self.0.check().map_err(|e| e.within("model"))
     }

@@ -41,6 +41,11 @@ impl Experiment for DensityConfig {
         ]
     }
 
+    fn min_rows(&self) -> (usize, usize) {
+        // The metrics compare samples with every data point; no test row is needed.
+        (1, 0)
+    }
+
     fn check(&self, train: &TrainConfig) -> ebm_core::Result<()> {
         DensityConfig::check(self, train.batch_size).map_err(|e| e.within("model"))
     }

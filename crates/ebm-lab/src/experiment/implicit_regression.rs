@@ -19,6 +19,10 @@ impl Experiment for ImplicitRegressionConfig {
         CONTINUOUS_METRICS
     }
 
+    fn min_rows(&self) -> (usize, usize) {
+        (1, 1)
+    }
+
     fn check(&self, _train: &TrainConfig) -> ebm_core::Result<()> {
         ImplicitRegressionConfig::check(self).map_err(|e| e.within("model"))
     }

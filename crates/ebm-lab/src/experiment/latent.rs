@@ -20,6 +20,10 @@ impl Experiment for LatentModelConfig {
         CONTINUOUS_METRICS
     }
 
+    fn min_rows(&self) -> (usize, usize) {
+        (1, 1)
+    }
+
     fn check(&self, _train: &TrainConfig) -> ebm_core::Result<()> {
         LatentModelConfig::check(self).map_err(|e| e.within("model"))
     }

@@ -26,6 +26,10 @@ impl Experiment for MultiClassConfig {
         CLASSIFIER_METRICS
     }
 
+    fn min_rows(&self) -> (usize, usize) {
+        (1, 1)
+    }
+
     fn check(&self, _train: &TrainConfig) -> ebm_core::Result<()> {
         self.0.check().map_err(|e| e.within("model"))
     }

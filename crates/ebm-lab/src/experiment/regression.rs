@@ -25,6 +25,10 @@ impl Experiment for RegressionConfig {
         ]
     }
 
+    fn min_rows(&self) -> (usize, usize) {
+        (1, 1)
+    }
+
     fn check(&self, _train: &TrainConfig) -> ebm_core::Result<()> {
         RegressionConfig::check(self).map_err(|e| e.within("model"))
     }

@@ -34,6 +34,11 @@ impl Experiment for SiameseConfig {
         ]
     }
 
+    fn min_rows(&self) -> (usize, usize) {
+        // Pairs: negatives and statistics need two rows, in training and among the queries.
+        (2, 2)
+    }
+
     fn check(&self, train: &TrainConfig) -> ebm_core::Result<()> {
         SiameseConfig::check(self).map_err(|e| e.within("model"))?;
         if train.batch_size < 2 {
@@ -63,11 +68,7 @@ impl Experiment for SiameseConfig {
             context.progress.epoch(r)
         })?;
         context.progress.finish();
-        let queries = if data.test.len() >= 2 {
-            &data.test
-        } else {
-            &data.train
-        };
+        let queries = &data.test;
         let scores = net.evaluate(
             &data.train.x,
             &labels_on(&data.train, data.device)?,
