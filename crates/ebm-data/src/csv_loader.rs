@@ -168,9 +168,10 @@ pub fn load_csv(
     })
 }
 
+/// A finite number that f32 (the tensors' kind) holds: `1e300` is as much an error as `abc`.
 fn parse_number(path: &Path, line: u64, column: &str, cell: &str) -> Result<f64> {
     match cell.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) if v.is_finite() && (v as f32).is_finite() => Ok(v),
         _ => Err(DataError::NonNumeric {
             path: path.to_path_buf(),
             line,
@@ -491,6 +492,24 @@ mod tests {
         assert!(matches!(&err, DataError::NonNumeric { line: 2, cell, .. } if cell.is_empty()));
         let err = load("a,y\nNaN,2\n", None, "y", CsvTask::Regression).expect_err("nan");
         assert!(matches!(&err, DataError::NonNumeric { line: 2, .. }));
+    }
+
+    /// Finite in f64 but not in f32 (the tensors' kind): named like any bad cell.
+    #[rstest::rstest]
+    #[case::feature("a,y\n1,2\n1e300,3\n", 3, "a")]
+    #[case::negative_feature("a,y\n-4e38,2\n", 2, "a")]
+    #[case::target("a,y\n1,2\n2,1e39\n", 3, "y")]
+    fn cells_beyond_f32_name_line_and_column(
+        #[case] text: &str,
+        #[case] at: u64,
+        #[case] name: &str,
+    ) {
+        let err = load(text, None, "y", CsvTask::Regression).expect_err("beyond f32");
+        assert!(
+            matches!(&err, DataError::NonNumeric { line, column, .. } if *line == at && column == name),
+            "{err}"
+        );
+        assert!(err.to_string().contains("f32"), "{err}");
     }
 
     #[test]

@@ -79,8 +79,8 @@ pub enum DataError {
         /// This row's field count.
         found: usize,
     },
-    /// A feature or regression-target cell is not a finite number.
-    #[error("{path}: line {line}, column {column:?}: {cell:?} is not a finite number")]
+    /// A feature or regression-target cell is not a finite number that f32 holds.
+    #[error("{path}: line {line}, column {column:?}: {cell:?} is not a finite number (of at most ±3.4e38, the range of f32)")]
     NonNumeric {
         /// The file.
         path: PathBuf,

@@ -87,10 +87,27 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ebm-lab: error: {e:#}");
+            eprintln!("ebm-lab: error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: a cause whose text the error before it already
+/// holds (`cannot write …: Directory not empty`) is not repeated.
+fn describe(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn run_command(
@@ -273,6 +290,22 @@ mod tests {
             panic!("a check command")
         };
         assert_eq!(configs.len(), 2);
+    }
+
+    #[test]
+    fn an_error_says_each_cause_once() {
+        let io = std::io::Error::other("Directory not empty (os error 39)");
+        let run = ebm_lab::RunError::Io {
+            path: "runs/x".into(),
+            source: io,
+        };
+        let error = anyhow::Error::new(run).context("run configs/x.toml failed");
+        let text = describe(&error);
+        assert_eq!(text.matches("Directory not empty").count(), 1, "{text}");
+        assert!(
+            text.starts_with("run configs/x.toml failed: cannot write runs/x"),
+            "{text}"
+        );
     }
 
     #[rstest::rstest]

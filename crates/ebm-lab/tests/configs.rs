@@ -299,14 +299,18 @@ fn an_unknown_override_key_lists_the_keys_of_its_table() {
 
 #[test]
 fn cuda_is_a_clear_error_where_there_is_none() {
-    let config = RunConfig::parse(&format!(
+    // `check` (and so parsing) refuses it before any training, naming the field and line.
+    match RunConfig::parse(&format!(
         "device = \"cuda\"\n{}",
         base("binary", "hinge", "")
-    ))
-    .expect("cuda parses");
-    match config.device.device() {
-        Ok(device) => assert!(tch::Cuda::is_available(), "{device:?}"),
+    )) {
+        Ok(config) => {
+            assert!(tch::Cuda::is_available());
+            config.device.device().expect("a CUDA device");
+        }
         Err(e) => {
+            assert!(!tch::Cuda::is_available(), "{e}");
+            assert_eq!((e.field(), e.line()), (Some("device"), Some(1)));
             let message = e.to_string();
             assert!(
                 message.contains("cuda") && message.contains("device = \"cpu\""),
@@ -314,4 +318,32 @@ fn cuda_is_a_clear_error_where_there_is_none() {
             );
         }
     }
+}
+
+#[test]
+fn setting_another_kind_drops_the_old_kinds_fields() {
+    let hinge = RunConfig::parse(&base("binary", "hinge", "margin = 2.0\n")).expect("valid");
+    let log = hinge
+        .clone()
+        .with_overrides(&["loss.kind=log".to_string()])
+        .expect("a new kind starts afresh");
+    assert_eq!(log.loss.kind_name(), "log");
+    // The same kind keeps its fields; a field set after the kind applies to it.
+    let same = hinge
+        .with_overrides(&["loss.kind=hinge".to_string()])
+        .expect("same kind");
+    assert_eq!(
+        same.loss,
+        LossSection::Energy(ebm_loss::LossConfig::Hinge { margin: 2.0 })
+    );
+    let square = same
+        .with_overrides(&[
+            "loss.kind=square_square".to_string(),
+            "loss.margin=0.5".to_string(),
+        ])
+        .expect("kind, then its field");
+    assert_eq!(
+        square.loss,
+        LossSection::Energy(ebm_loss::LossConfig::SquareSquare { margin: 0.5 })
+    );
 }

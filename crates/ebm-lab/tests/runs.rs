@@ -196,17 +196,31 @@ fn integer_class_labels_are_classes_not_indices() {
 #[test]
 fn a_failing_run_leaves_no_folder_behind() {
     let runs = TempDir::new("failing");
-    // The data cannot be read: the CSV file does not exist.
-    let missing = tiny(
-        "csv_example.toml",
-        &["data.path=\"/nonexistent/flowers.csv\""],
-    );
-    let err = run_in(&missing, runs.path()).expect_err("no file");
-    assert!(matches!(err, RunError::Data(_)), "{err}");
+    // A missing CSV file is refused by the config's check, before any run.
+    let loaded = RunConfig::load_with(&configs_dir().join("csv_example.toml"), &[]).expect("loads");
+    let err = loaded
+        .config
+        .with_overrides(&["data.path=\"/nonexistent/flowers.csv\"".to_string()])
+        .expect_err("no file");
+    assert_eq!(err.field(), Some("data.path"), "{err}");
     assert!(
         err.to_string().contains("/nonexistent/flowers.csv"),
         "{err}"
     );
+
+    // The data cannot be read: a cell of the CSV file is not a number.
+    let bad = TempDir::new("failing-csv");
+    let path = bad.file(
+        "flowers.csv",
+        "petal_length,petal_width,species\n1.0,0.2,setosa\n4.5,wide,versicolor\n",
+    );
+    let broken = tiny(
+        "csv_example.toml",
+        &[&format!("data.path={:?}", path.display().to_string())],
+    );
+    let err = run_in(&broken, runs.path()).expect_err("a bad cell");
+    assert!(matches!(err, RunError::Data(_)), "{err}");
+    assert!(err.to_string().contains("line 3"), "{err}");
     assert_eq!(runs.tree(), Vec::<String>::new());
 
     // Training diverges: an absurd learning rate makes the loss infinite.

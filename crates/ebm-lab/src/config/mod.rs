@@ -123,16 +123,18 @@ impl RunConfig {
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && !self.name.starts_with('.');
+            && !self.name.starts_with('.')
+            && self.name.len() <= 255;
         if !name_ok {
             return Err(ConfigError::invalid(
                 "name",
                 format!(
-                    "must be a folder name of letters, digits, '-', '_' or '.' (not starting with '.'), got {:?}",
+                    "must be a folder name of at most 255 letters, digits, '-', '_' or '.' (not starting with '.'), got {:?}",
                     self.name
                 ),
             ));
         }
+        self.device.device()?;
         if i64::try_from(self.seed).is_err() {
             return Err(ConfigError::invalid(
                 "seed",
@@ -152,6 +154,17 @@ impl RunConfig {
         }
         if let Some(n) = self.data.source.rows() {
             self.check_rows(n)?;
+        }
+        if let DataConfig::Csv(c) = &self.data.source {
+            if !c.path.is_file() {
+                return Err(ConfigError::invalid(
+                    "data.path",
+                    format!(
+                        "no such file: {} (a relative path is taken from the config's folder)",
+                        c.path.display()
+                    ),
+                ));
+            }
         }
         self.check_model()?;
         self.check_loss()?;

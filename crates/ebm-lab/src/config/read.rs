@@ -33,15 +33,17 @@ impl RunConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config = Self::parse_in(&text, Some(path))?;
+        let mut config = deserialize(&text).map_err(|e| in_file(e, Some(path), &text))?;
+        // Paths first (from the config's folder), so that the checks see the file the run
+        // will read.
         let base = path.parent().unwrap_or(Path::new("."));
         config.data.source.resolve_paths(base);
-        if let DataConfig::Csv(c) = &mut config.data.source {
-            if let Ok(absolute) = std::path::absolute(&c.path) {
-                c.path = absolute;
-            }
-        }
-        let config = config.with_overrides(overrides)?;
+        absolute_csv_path(&mut config);
+        config.check().map_err(|e| in_file(e, Some(path), &text))?;
+        let mut config = config.with_overrides(overrides)?;
+        // A path given with --set is typed in a shell: it is taken from the working folder,
+        // and saved absolute so that the report's config.toml reruns as it is.
+        absolute_csv_path(&mut config);
         Ok(LoadedConfig {
             config,
             path: Some(path.to_path_buf()),
@@ -115,6 +117,11 @@ impl RunConfig {
         }
         let keys: Vec<String> = table.keys().cloned().collect();
         let existed = table.contains_key(*last);
+        // A new `kind` starts its table afresh: the old kind's fields (a hinge's margin)
+        // mean nothing to the new one, which takes its own defaults.
+        if *last == "kind" && table.get("kind") != Some(&value) {
+            table.clear();
+        }
         table.insert((*last).to_string(), value);
         let config: RunConfig = from_value(root).map_err(|(field, message)| {
             if !existed && message.starts_with("unknown field") {
@@ -163,6 +170,15 @@ fn parse_override_value(raw: &str) -> toml::Value {
     match toml::from_str::<Holder>(&format!("v = {raw}")) {
         Ok(h) => h.v,
         Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+/// Makes a CSV data path absolute (from the working folder).
+fn absolute_csv_path(config: &mut RunConfig) {
+    if let DataConfig::Csv(c) = &mut config.data.source {
+        if let Ok(absolute) = std::path::absolute(&c.path) {
+            c.path = absolute;
+        }
     }
 }
 

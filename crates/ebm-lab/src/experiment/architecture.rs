@@ -72,6 +72,8 @@ fn run_architecture(
         |r| context.progress.epoch(r),
     )?;
     context.progress.finish();
+    // The checkpoint as soon as training ends: a full disk shows before evaluating.
+    save_checkpoint(model.var_store(), &context.folder.file("model.safetensors"))?;
     let mut metrics = BTreeMap::new();
     match model.answers() {
         Answers::Finite(_) => {
@@ -97,7 +99,6 @@ fn run_architecture(
             }
         }
     }
-    save_checkpoint(model.var_store(), &context.folder.file("model.safetensors"))?;
     let x_dim = data.train.x_dim();
     match (model.answers(), &continuous) {
         (Answers::Continuous(_), Some(c)) if x_dim == 1 && data.train.y_dim() == Some(1) => {

@@ -74,6 +74,8 @@ impl Experiment for DensityConfig {
             context.progress.epoch(r)
         })?;
         context.progress.finish();
+        // The checkpoint as soon as training ends: a full disk shows before evaluating.
+        save_checkpoint(net.var_store(), &context.folder.file("model.safetensors"))?;
         let samples = net.sample(&start, eval.sample_steps)?;
         let all = data.all_cpu.y.to_device(data.device);
         let sample_distance = mean_distance_to(&samples, &all)?;
@@ -99,7 +101,6 @@ impl Experiment for DensityConfig {
             "energy_gap",
             mean_energy(&start)? - mean_energy(&all)?,
         );
-        save_checkpoint(net.var_store(), &context.folder.file("model.safetensors"))?;
         if dim == 2 {
             density_figure(
                 &context.folder.file("density.png"),

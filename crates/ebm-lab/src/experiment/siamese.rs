@@ -68,6 +68,8 @@ impl Experiment for SiameseConfig {
             context.progress.epoch(r)
         })?;
         context.progress.finish();
+        // The checkpoint as soon as training ends: a full disk shows before evaluating.
+        save_checkpoint(net.var_store(), &context.folder.file("model.safetensors"))?;
         let queries = &data.test;
         let scores = net.evaluate(
             &data.train.x,
@@ -85,7 +87,6 @@ impl Experiment for SiameseConfig {
             "energy_margin",
             scores.negative_energy - scores.positive_energy,
         );
-        save_checkpoint(net.var_store(), &context.folder.file("model.safetensors"))?;
         Ok(Trained {
             history,
             metrics,
