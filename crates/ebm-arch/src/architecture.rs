@@ -79,6 +79,16 @@ impl ContinuousAnswers {
     pub fn new(dim: i64, range: &YRange, search: GradientDescent) -> Result<Self> {
         let space = ContinuousSpace::boxed(dim, range.lo, range.hi)?;
         check_positive("epsilon", range.epsilon)?;
+        if (1..=2).contains(&dim) {
+            // The grid's points, and the energies of a batch of up to 256 rows over them
+            // (`[B, K]`, f32), must fit in memory.
+            let points = (range.grid_points as u128).saturating_pow(dim as u32);
+            ebm_core::check::check_memory(
+                "grid_points",
+                points.saturating_mul(4 * (dim as u128 + 256)),
+                &format!("a {dim}-D grid of {points} points (with a batch's energies over it)"),
+            )?;
+        }
         let grid = match dim {
             1 => Quadrature::grid_1d(
                 range.lo,

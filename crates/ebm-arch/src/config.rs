@@ -41,6 +41,13 @@ impl YRange {
         }
         check_positive("epsilon", self.epsilon)?;
         check_count("offending_steps", self.offending_steps)?;
+        // A 1-D grid at least: its points and a batch's energies over them.
+        let points = self.grid_points as u128;
+        ebm_core::check::check_memory(
+            "grid_points",
+            points.saturating_mul(4 * (1 + 256)),
+            &format!("a grid of {points} points (with a batch's energies over it)"),
+        )?;
         Ok(())
     }
 }

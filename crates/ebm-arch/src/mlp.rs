@@ -64,7 +64,21 @@ impl MlpConfig {
                 value: w.to_string(),
             });
         }
-        Ok(())
+        // The hidden layers alone (without the input and output widths, which come from the
+        // data) must fit in memory with their gradients and Adam's moments.
+        let parameters: u128 = self
+            .hidden
+            .windows(2)
+            .map(|w| (w[0] as u128 + 1) * w[1] as u128)
+            .sum();
+        ebm_core::check::check_memory(
+            "hidden",
+            parameters.saturating_mul(16),
+            &format!(
+                "hidden layers {:?} have {parameters} parameters",
+                self.hidden
+            ),
+        )
     }
 }
 
@@ -93,6 +107,23 @@ impl Mlp {
         }
         let mut widths = vec![in_dim];
         widths.extend_from_slice(&config.hidden);
+        widths.push(out_dim);
+        // Each parameter costs its value, its gradient and Adam's two moments, in f32 or f64.
+        let parameters: u128 = widths
+            .windows(2)
+            .map(|w| (w[0] as u128 + 1) * w[1] as u128)
+            .sum();
+        let bytes_each = 4 * if path.kind() == tch::Kind::Double {
+            8
+        } else {
+            4
+        };
+        ebm_core::check::check_memory(
+            "hidden",
+            parameters.saturating_mul(bytes_each),
+            &format!("an MLP {widths:?} has {parameters} parameters"),
+        )?;
+        widths.pop();
         widths.push(out_dim);
         let layers = widths
             .windows(2)

@@ -198,6 +198,49 @@ pub fn matrix(t: &Tensor, what: &str, min_rows: i64, width: Option<i64>) -> Resu
     }
 }
 
+/// The memory this machine can still give, in bytes (Linux's `MemAvailable`), if known.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Checks that `bytes` (what `name` asks for, e.g. the parameters of the layers of `hidden`)
+/// fits in the memory this machine has available: a size the machine cannot hold is a typed
+/// error naming the key and the size, not an allocation failure later.
+pub fn check_memory(name: &'static str, bytes: u128, what: &str) -> Result<()> {
+    let available = available_memory().map_or(u128::from(u64::MAX), u128::from);
+    if bytes > available {
+        return Err(EbmError::Hyperparameter {
+            name: name.into(),
+            reason: "asks for more memory than this machine has available",
+            value: format!(
+                "{what}: {} needed, {} available",
+                human_bytes(bytes),
+                human_bytes(available)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `1.5 GiB`, `12 MiB`, `512 B`.
+pub fn human_bytes(bytes: u128) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// Checks `t` holds floating-point values (f16, bf16, f32 or f64): integer or boolean
 /// embeddings, energies or samples are a typed error, not a libtorch panic.
 pub fn floating(t: &Tensor, what: &str) -> Result<()> {
@@ -285,6 +328,36 @@ pub fn sign_labels(labels: &Tensor, what: &str) -> Result<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sizes_beyond_the_machine_are_named_with_both_sizes() {
+        check_memory("hidden", 1024, "a small net").expect("fits");
+        let err = check_memory("hidden", u128::MAX, "a huge net").expect_err("too big");
+        let text = err.to_string();
+        assert!(
+            text.contains("hidden") && text.contains("available"),
+            "{text}"
+        );
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
+        assert!(
+            available_memory().is_some_and(|b| b > 0),
+            "Linux reports MemAvailable"
+        );
+    }
+
+    #[test]
+    fn libtorch_errors_keep_their_first_line_only() {
+        let err = tch::TchError::Torch(
+            "mat1 and mat2 must have the same dtype (Exception raised from foo at bar.cpp:1)\nframe #0: ...\nframe #1: ...".into(),
+        );
+        assert_eq!(
+            crate::error::first_line(&err),
+            "Internal torch error: mat1 and mat2 must have the same dtype"
+        );
+        let wrapped = EbmError::from(err).to_string();
+        assert!(!wrapped.contains("frame #"), "{wrapped}");
+    }
+
     use super::*;
     use rstest::rstest;
     use tch::Device;

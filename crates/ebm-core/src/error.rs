@@ -71,8 +71,8 @@ pub enum EbmError {
     /// A checkpoint could not be written or read, or does not fit the model.
     #[error("checkpoint error: {0}")]
     Checkpoint(String),
-    /// An error raised by libtorch.
-    #[error("libtorch error: {0}")]
+    /// An error raised by libtorch (shown by its first line, without the C++ stack trace).
+    #[error("libtorch error: {}", first_line(.0))]
     Tch(#[from] tch::TchError),
 }
 
@@ -121,3 +121,11 @@ impl EbmError {
 
 /// Shorthand for `Result<T, EbmError>`.
 pub type Result<T> = std::result::Result<T, EbmError>;
+
+/// The first line of a libtorch error: the message, without the C++ stack trace after it.
+pub fn first_line(error: &tch::TchError) -> String {
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or("").trim();
+    let cut = first.find(" (Exception raised from").unwrap_or(first.len());
+    first[..cut].to_string()
+}

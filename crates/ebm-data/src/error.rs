@@ -103,7 +103,7 @@ pub enum DataError {
         reason: String,
     },
     /// A libtorch error (building or indexing tensors).
-    #[error("libtorch error: {0}")]
+    #[error("libtorch error: {}", ebm_core::error::first_line(.0))]
     Tch(#[from] tch::TchError),
 }
 

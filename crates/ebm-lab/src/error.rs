@@ -122,7 +122,7 @@ pub enum RunError {
         source: std::io::Error,
     },
     /// A libtorch error outside the model code.
-    #[error("libtorch: {0}")]
+    #[error("libtorch: {}", ebm_core::error::first_line(.0))]
     Tch(#[from] tch::TchError),
 }
 

@@ -160,6 +160,12 @@ fn base(model: &str, loss: &str, extra: &str) -> String {
 #[case::no_test_rows(&base("binary", "hinge", "").replace("n = 50", "n = 50\ntest_fraction = 0.0"), "data.test_fraction", Some(5))]
 #[case::too_few_rows_for_a_test_row(&base("binary", "hinge", "").replace("n = 50", "n = 2"), "data.test_fraction", Some(2))]
 #[case::one_test_row_for_pairs("name = \"x\"\n[data]\nkind = \"blobs\"\nn = 5\n[model]\nkind = \"siamese\"\n[loss]\nkind = \"nt_xent\"\n[train]\nbatch_size = 4\n", "data.test_fraction", Some(2))]
+#[case::threads_too_many(&format!("threads = 1099511627776\n{}", base("binary", "hinge", "")), "threads", Some(1))]
+#[case::threads_wrapping(&format!("threads = 4294967297\n{}", base("binary", "hinge", "")), "threads", Some(1))]
+#[case::plot_grid_bomb(&base("binary", "hinge", "[eval]\nplot_grid = 100000\n"), "eval.plot_grid", Some(10))]
+#[case::hidden_bomb(&base("binary", "hinge", "[model.g]\nhidden = [100000, 100000, 100000]\n"), "model.g.hidden", Some(10))]
+#[case::grid_points_bomb("name = \"x\"\n[data]\nkind = \"sine\"\n[model]\nkind = \"implicit_regression\"\ny_range = { grid_points = 100000000000 }\n[loss]\nkind = \"nll\"\n", "model.y_range.grid_points", Some(6))]
+#[case::name_too_long(&format!("name = \"{}\"\n[data]\nkind = \"sine\"\n[model]\nkind = \"regression\"\n[loss]\nkind = \"energy\"\n", "n".repeat(256)), "name", Some(1))]
 #[case::unknown_device(&format!("device = \"tpu\"\n{}", base("binary", "hinge", "")), "device", Some(1))]
 fn bad_configs_name_the_field_and_line(
     #[case] text: &str,

@@ -80,6 +80,13 @@ pub struct RunConfig {
     pub eval: EvalConfig,
 }
 
+/// The most libtorch threads a run may ask for (libtorch takes an i32; more threads than this
+/// are a typo, not a plan).
+pub const MAX_THREADS: usize = 1024;
+
+/// The most points per axis of a heatmap: 4 million energies to compute and draw.
+pub const MAX_PLOT_GRID: usize = 2000;
+
 fn one_thread() -> usize {
     1
 }
@@ -143,6 +150,12 @@ impl RunConfig {
         }
         if self.threads == 0 {
             return Err(ConfigError::invalid("threads", "must be >= 1, got 0"));
+        }
+        if self.threads > MAX_THREADS {
+            return Err(ConfigError::invalid(
+                "threads",
+                format!("must be at most {MAX_THREADS}, got {}", self.threads),
+            ));
         }
         self.data.source.check().map_err(data_error)?;
         let f = self.data.test_fraction;
@@ -241,16 +254,16 @@ impl RunConfig {
                 format!("must be finite and >= 0, got {}", e.energy_window),
             ));
         }
-        for (name, v, min) in [
-            ("plot_grid", e.plot_grid, 2),
-            ("plot_predictions", e.plot_predictions, 1),
-            ("samples", e.samples, 1),
-            ("sample_steps", e.sample_steps, 1),
+        for (name, v, min, max) in [
+            ("plot_grid", e.plot_grid, 2, MAX_PLOT_GRID),
+            ("plot_predictions", e.plot_predictions, 1, MAX_PLOT_GRID),
+            ("samples", e.samples, 1, 10_000_000),
+            ("sample_steps", e.sample_steps, 1, 100_000_000),
         ] {
-            if v < min {
+            if v < min || v > max {
                 return Err(ConfigError::invalid(
                     &join("eval", name),
-                    format!("must be >= {min}, got {v}"),
+                    format!("must be in [{min}, {max}], got {v}"),
                 ));
             }
         }
