@@ -103,7 +103,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let mut cargo_args = release_run("ebm-lab");
             cargo_args.push("demo".into());
             cargo_args.extend(rest.iter().cloned());
-            cargo(&setup()?, &cargo_args)
+            exec_cargo(&setup()?, &cargo_args)
         }
         "run" => {
             if rest.is_empty() {
@@ -112,7 +112,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let mut cargo_args = release_run("ebm-lab");
             cargo_args.push("run".into());
             cargo_args.extend(rest.iter().cloned());
-            cargo(&setup()?, &cargo_args)
+            exec_cargo(&setup()?, &cargo_args)
         }
         "bench" => {
             let torch = setup()?;
@@ -262,8 +262,8 @@ fn cargo(torch: &Torch, args: &[String]) -> Result<ExitCode> {
     cargo_with(torch, args, &[])
 }
 
-/// `cargo ARGS` with libtorch set up and `extra` variables on top.
-fn cargo_with(torch: &Torch, args: &[String], extra: &[(&str, OsString)]) -> Result<ExitCode> {
+/// The `cargo ARGS` command with libtorch set up and `extra` variables on top.
+fn cargo_command(torch: &Torch, args: &[String], extra: &[(&str, OsString)]) -> Command {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.args(args).current_dir(workspace_root());
@@ -275,7 +275,28 @@ fn cargo_with(torch: &Torch, args: &[String], extra: &[(&str, OsString)]) -> Res
     for (key, value) in extra {
         command.env(key, value);
     }
-    let status = command
+    command
+}
+
+/// Becomes `cargo ARGS` (on Unix, by exec: no process stays between the caller and cargo,
+/// and `cargo run` execs its program in turn, so a signal sent to `cargo xtask run` reaches
+/// `ebm-lab` itself, which removes its unfinished run folder; elsewhere as a child).
+fn exec_cargo(torch: &Torch, args: &[String]) -> Result<ExitCode> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = cargo_command(torch, args, &[]).exec();
+        Err(format!("could not start cargo: {error}"))
+    }
+    #[cfg(not(unix))]
+    {
+        cargo(torch, args)
+    }
+}
+
+/// `cargo ARGS` with libtorch set up and `extra` variables on top.
+fn cargo_with(torch: &Torch, args: &[String], extra: &[(&str, OsString)]) -> Result<ExitCode> {
+    let status = cargo_command(torch, args, extra)
         .status()
         .map_err(|e| format!("could not start cargo: {e}"))?;
     Ok(match status.code() {

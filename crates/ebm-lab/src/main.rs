@@ -70,6 +70,9 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // SIGINT, SIGTERM, SIGHUP: remove the run folders under construction, then die of the
+    // signal as if unhandled (no exit handlers run while libtorch works on another thread).
+    watch_signals();
     let result = match cli.command {
         Command::Run {
             config,
@@ -90,6 +93,27 @@ fn main() -> ExitCode {
             eprintln!("ebm-lab: error: {}", describe(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: removes the unfinished run folders, says so, and lets the
+/// signal's default action end the process.
+fn watch_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+    match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    ebm_lab::report::remove_unfinished();
+                    eprintln!("ebm-lab: stopped by a signal: the unfinished run folder was removed");
+                    let _ = signal_hook::low_level::emulate_default_handler(signal);
+                }
+            });
+        }
+        Err(e) => eprintln!(
+            "ebm-lab: warning: no signal handler ({e}): a killed run may leave a .tmp-… folder, which the next run of its config removes"
+        ),
     }
 }
 

@@ -103,14 +103,64 @@ pub struct RunFolder {
     stamp: String,
 }
 
+/// The run folders under construction in this process, for [`remove_unfinished`].
+static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes every run folder this process has under construction: what a SIGINT, SIGTERM or
+/// SIGHUP handler calls before the process exits (`ebm-lab` installs one), so that a killed
+/// run leaves nothing behind.
+pub fn remove_unfinished() {
+    for dir in unfinished().drain(..) {
+        let _ = std::fs::remove_dir_all(&dir);
+        // The config's folder too, when this run was its only one.
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+/// Removes the unfinished run folders of `parent` whose process is gone (a `kill -9`, a
+/// crash): their names hold the pid that made them. Folders of live processes stay. Only
+/// where `/proc` tells which processes live.
+fn remove_orphans(parent: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `.tmp-YYYYMMDD-HHMMSS-<pid>-<random>`
+        let Some(rest) = name.strip_prefix(".tmp-") else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').nth(2).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl RunFolder {
-    /// Creates the temporary folder.
+    /// Creates the temporary folder, after removing those that killed runs of the same name
+    /// left behind.
     pub fn create(root: &Path, name: &str, stamp: &str) -> io::Result<RunFolder> {
         let parent = root.join(name);
         std::fs::create_dir_all(&parent)?;
+        remove_orphans(&parent);
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".tmp-{stamp}-"))
+            .prefix(&format!(".tmp-{stamp}-{}-", std::process::id()))
             .tempdir_in(&parent)?;
+        unfinished().push(tmp.path().to_path_buf());
         Ok(RunFolder {
             tmp: Some(tmp),
             parent,
@@ -155,6 +205,7 @@ impl RunFolder {
             }
             // The folder is in place: nothing is left for the TempDir to remove.
             if let Some(dir) = self.tmp.take() {
+                unfinished().retain(|p| p != dir.path());
                 let _ = dir.keep();
             }
             return Ok(target);
@@ -166,6 +217,7 @@ impl RunFolder {
 impl Drop for RunFolder {
     fn drop(&mut self) {
         if let Some(tmp) = self.tmp.take() {
+            unfinished().retain(|p| p != tmp.path());
             drop(tmp);
             // Only succeeds when empty: other runs of the same config stay.
             let _ = std::fs::remove_dir(&self.parent);
@@ -222,6 +274,43 @@ mod tests {
 #[cfg(test)]
 mod commit_tests {
     use super::*;
+
+    #[test]
+    fn leftovers_of_dead_processes_go_and_those_of_live_ones_stay() {
+        let root = tempfile::tempdir().expect("a temporary folder");
+        let parent = root.path().join("cfg");
+        // No process has pid 4294967295 (Linux pids stop at 2^22).
+        let dead = parent.join(".tmp-20260101-000000-4294967295-abc");
+        let live = parent.join(format!(".tmp-20260101-000000-{}-def", std::process::id()));
+        let kept = parent.join("20250101-000000");
+        for dir in [&dead, &live, &kept] {
+            std::fs::create_dir_all(dir).expect("dir");
+            std::fs::write(dir.join("half.txt"), "x").expect("write");
+        }
+        let folder = RunFolder::create(root.path(), "cfg", "20260101-000001").expect("create");
+        assert!(!dead.exists(), "the dead run's folder is removed");
+        assert!(
+            live.exists() && kept.exists(),
+            "a live run and a finished one stay"
+        );
+        drop(folder);
+    }
+
+    /// (`remove_unfinished` itself is tested on a real process, in tests/runs.rs: here it
+    /// would remove the folders of the tests running beside this one.)
+    #[test]
+    fn folders_under_construction_are_registered_until_committed_or_dropped() {
+        let root = tempfile::tempdir().expect("a temporary folder");
+        let folder = RunFolder::create(root.path(), "sig", "20260101-000000").expect("create");
+        let path = folder.path().to_path_buf();
+        assert!(unfinished().contains(&path));
+        drop(folder);
+        assert!(!unfinished().contains(&path));
+        let done = RunFolder::create(root.path(), "sig", "20260101-000001").expect("create");
+        let path = done.path().to_path_buf();
+        done.commit().expect("commit");
+        assert!(!unfinished().contains(&path));
+    }
 
     #[test]
     fn many_runs_committing_at_once_each_keep_their_folder() {

@@ -277,3 +277,56 @@ fn the_quick_demo_runs_the_whole_suite() {
         );
     }
 }
+
+/// A run stopped by SIGTERM or SIGINT removes its unfinished folder and dies of the signal.
+#[test]
+fn a_signalled_run_leaves_nothing_behind() {
+    use std::os::unix::process::ExitStatusExt;
+    for (signal, number) in [("-TERM", 15), ("-INT", 2)] {
+        let runs = TempDir::new("signal");
+        let config = configs_dir().join("regression.toml");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ebm-lab"))
+            .args([
+                "run",
+                &config.display().to_string(),
+                "--quiet",
+                "--runs-dir",
+            ])
+            .arg(runs.path())
+            .args(["--set", "train.epochs=100000"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("ebm-lab starts");
+        // Wait for the unfinished folder to appear.
+        let parent = runs.path().join("regression");
+        let started = std::time::Instant::now();
+        let unfinished = || {
+            std::fs::read_dir(&parent).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            })
+        };
+        while !unfinished() {
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "no run folder appeared: {:?}",
+                child.try_wait()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = child.wait().expect("it stops");
+        assert_eq!(exit.signal(), Some(number), "{signal}: {exit:?}");
+        assert_eq!(
+            runs.tree(),
+            Vec::<String>::new(),
+            "{signal}: something was left"
+        );
+    }
+}
