@@ -184,3 +184,31 @@ fn labels_follow_the_core_rule() {
         .expect("index");
     assert_eq!(Vec::<i64>::try_from(&index).expect("values"), vec![2, 1]);
 }
+
+/// Sizes no machine holds are typed errors naming the key, never a panic inside tch.
+#[test]
+fn sizes_the_machine_cannot_hold_are_errors_not_panics() {
+    let err = ebm_arch::MultiClass::new(
+        2,
+        i64::MAX,
+        &ebm_arch::MlpConfig::default(),
+        tch::Device::Cpu,
+    )
+    .expect_err("i64::MAX classes");
+    assert!(
+        matches!(&err, ebm_core::EbmError::Hyperparameter { name, .. } if name == "hidden"),
+        "{err}"
+    );
+    let wide = ebm_arch::MlpConfig {
+        hidden: vec![i64::MAX],
+        ..ebm_arch::MlpConfig::default()
+    };
+    let err = ebm_arch::Binary::new(2, &wide, tch::Device::Cpu).expect_err("a huge layer");
+    assert!(err.to_string().contains("available"), "{err}");
+    let bomb = ebm_arch::MlpConfig {
+        hidden: vec![100_000, 100_000],
+        ..ebm_arch::MlpConfig::default()
+    };
+    let err = bomb.check().expect_err("1e10 parameters");
+    assert!(err.to_string().contains("hidden"), "{err}");
+}
