@@ -249,7 +249,8 @@ pub fn train<M: TrainStep + ?Sized>(
     let batch = config.batch_size as i64;
     for epoch in 1..=config.epochs {
         let order = Tensor::f_randperm(n, (Kind::Int64, device))?;
-        let mut total = 0.0;
+        // Summed on the device and read once per epoch: no host sync in the step.
+        let mut total = Tensor::f_zeros([], (Kind::Double, device))?;
         let mut batches = 0usize;
         for start in (0..n).step_by(batch as usize) {
             let len = batch.min(n - start);
@@ -260,10 +261,10 @@ pub fn train<M: TrainStep + ?Sized>(
             optimizer.zero_grad();
             value.f_backward()?;
             optimizer.step();
-            total += scalar(&value.f_detach()?)?;
+            total = total.f_add(&value.f_detach()?.f_to_kind(Kind::Double)?)?;
             batches += 1;
         }
-        let loss = total / batches.max(1) as f64;
+        let loss = scalar(&total)? / batches.max(1) as f64;
         if !loss.is_finite() {
             return Err(EbmError::NonFinite {
                 what: format!("the training loss at epoch {epoch}"),
