@@ -117,6 +117,11 @@ impl DensityNet {
         &self.vs
     }
 
+    /// The parameters, mutably (to load a checkpoint).
+    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+
     /// The energy.
     pub fn energy(&self) -> &DensityEnergy {
         &self.energy

@@ -172,6 +172,11 @@ impl Siamese {
         &self.vs
     }
 
+    /// The parameters, mutably (to load a checkpoint).
+    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+
     /// A random view of each row of `x`: jittered, with fresh nuisance coordinates.
     pub fn view(&self, x: &Tensor) -> Result<Tensor> {
         let signal = x.f_add(&x.f_randn_like()?.f_mul_scalar(self.views.jitter)?)?;

@@ -33,6 +33,7 @@
 //! `ebm-loss`), and it never updates parameters: inference differentiates with respect to y
 //! only and leaves every parameter gradient untouched.
 
+pub mod calibration;
 pub mod check;
 pub mod energy;
 pub mod error;

@@ -1,6 +1,7 @@
 //! [`DataConfig`]: the `data` table of a run config, with defaults and checks.
 
-use super::csv_loader::{load_csv, CsvTask};
+use super::bundled::{bundled, Bundled};
+use super::csv_loader::{load_csv_file, CsvColumns, CsvTask, Loaded, Missing};
 use super::generators::{self, check_at_least, check_n, check_noise, check_positive, BinaryLabels};
 use super::Dataset;
 use crate::error::{DataError, Result};
@@ -51,9 +52,20 @@ pub enum DataConfig {
     EightGaussians(EightGaussiansConfig),
     /// [`generators::latent_mixture`].
     LatentMixture(LatentMixtureConfig),
-    /// [`load_csv`].
+    /// [`crate::load_csv_file`].
     Csv(CsvConfig),
+    /// [`Bundled::Iris`]: 150 × 4, three species.
+    Iris(NoFields),
+    /// [`Bundled::Digits`]: 1,797 × 64, ten digits.
+    Digits(NoFields),
+    /// [`Bundled::Diabetes`]: 442 × 10, a real-valued target.
+    Diabetes(NoFields),
 }
+
+/// The (empty) table of a bundled data set: it takes no fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
 
 /// Configs of generators that take only `n` and `noise`.
 macro_rules! n_noise_config {
@@ -232,6 +244,10 @@ pub struct CsvConfig {
     pub target: String,
     /// `"regression"`, `"classification"` or `"binary"`.
     pub task: CsvTask,
+    /// A row with an empty or `NA` cell: `"error"` (default, naming line and column) or
+    /// `"drop_rows"`.
+    #[serde(default)]
+    pub missing: Missing,
 }
 
 /// The `kind` names of [`DataConfig`], with the fields each one takes.
@@ -249,6 +265,9 @@ enum DataKind {
     EightGaussians,
     LatentMixture,
     Csv,
+    Iris,
+    Digits,
+    Diabetes,
 }
 
 impl DataKind {
@@ -265,6 +284,9 @@ impl DataKind {
             DataKind::EightGaussians => "eight_gaussians",
             DataKind::LatentMixture => "latent_mixture",
             DataKind::Csv => "csv",
+            DataKind::Iris => "iris",
+            DataKind::Digits => "digits",
+            DataKind::Diabetes => "diabetes",
         }
     }
 
@@ -280,7 +302,8 @@ impl DataKind {
             DataKind::Spirals => &["n", "arms", "turns", "noise"],
             DataKind::Rings => &["n", "rings", "noise"],
             DataKind::EightGaussians => &["n", "radius", "noise"],
-            DataKind::Csv => &["path", "features", "target", "task"],
+            DataKind::Csv => &["path", "features", "target", "task", "missing"],
+            DataKind::Iris | DataKind::Digits | DataKind::Diabetes => &[],
         }
     }
 }
@@ -303,6 +326,7 @@ struct RawDataConfig {
     features: Option<Vec<String>>,
     target: Option<String>,
     task: Option<CsvTask>,
+    missing: Option<Missing>,
 }
 
 impl TryFrom<RawDataConfig> for DataConfig {
@@ -323,16 +347,23 @@ impl TryFrom<RawDataConfig> for DataConfig {
             ("features", raw.features.is_some()),
             ("target", raw.target.is_some()),
             ("task", raw.task.is_some()),
+            ("missing", raw.missing.is_some()),
         ];
         if let Some((field, _)) = present
             .iter()
             .find(|(field, set)| *set && !kind.fields().contains(field))
         {
-            return Err(format!(
-                "field `{field}` does not apply to kind = \"{}\" (its fields: {})",
-                kind.name(),
-                kind.fields().join(", ")
-            ));
+            return Err(match kind.fields() {
+                [] => format!(
+                    "field `{field}` does not apply to kind = \"{}\" (a bundled data set takes no fields)",
+                    kind.name()
+                ),
+                fields => format!(
+                    "field `{field}` does not apply to kind = \"{}\" (its fields: {})",
+                    kind.name(),
+                    fields.join(", ")
+                ),
+            });
         }
         let n = raw.n.unwrap_or(DEFAULT_N);
         let noise = |default: f64| raw.noise.unwrap_or(default);
@@ -404,7 +435,11 @@ impl TryFrom<RawDataConfig> for DataConfig {
                 features: raw.features,
                 target: raw.target.ok_or_else(|| required("target"))?,
                 task: raw.task.ok_or_else(|| required("task"))?,
+                missing: raw.missing.unwrap_or_default(),
             }),
+            DataKind::Iris => DataConfig::Iris(NoFields {}),
+            DataKind::Digits => DataConfig::Digits(NoFields {}),
+            DataKind::Diabetes => DataConfig::Diabetes(NoFields {}),
         })
     }
 }
@@ -430,6 +465,33 @@ impl DataConfig {
             DataConfig::EightGaussians(c) => Some(c.n),
             DataConfig::LatentMixture(c) => Some(c.n),
             DataConfig::Csv(_) => None,
+            DataConfig::Iris(_) => Some(150),
+            DataConfig::Digits(_) => Some(1797),
+            DataConfig::Diabetes(_) => Some(442),
+        }
+    }
+
+    /// The bundled data set this config names, if it names one.
+    pub fn bundled(&self) -> Option<Bundled> {
+        match self {
+            DataConfig::Iris(_) => Some(Bundled::Iris),
+            DataConfig::Digits(_) => Some(Bundled::Digits),
+            DataConfig::Diabetes(_) => Some(Bundled::Diabetes),
+            _ => None,
+        }
+    }
+
+    /// Whether the data is a table of real measurements (a CSV file or a bundled set), whose
+    /// features are scaled by default, rather than a generator's.
+    pub fn is_table(&self) -> bool {
+        matches!(self, DataConfig::Csv(_)) || self.bundled().is_some()
+    }
+
+    /// The target column and task of a table (CSV or bundled); `None` for generators.
+    pub fn table_target(&self) -> Option<(&str, CsvTask)> {
+        match self {
+            DataConfig::Csv(c) => Some((c.target.as_str(), c.task)),
+            _ => self.bundled().map(|b| (b.target(), b.task())),
         }
     }
 
@@ -446,6 +508,9 @@ impl DataConfig {
             DataConfig::EightGaussians(_) => DataKind::EightGaussians,
             DataConfig::LatentMixture(_) => DataKind::LatentMixture,
             DataConfig::Csv(_) => DataKind::Csv,
+            DataConfig::Iris(_) => DataKind::Iris,
+            DataConfig::Digits(_) => DataKind::Digits,
+            DataConfig::Diabetes(_) => DataKind::Diabetes,
         }
     }
 
@@ -502,13 +567,20 @@ impl DataConfig {
                 }
                 Ok(())
             }
+            DataConfig::Iris(_) | DataConfig::Digits(_) | DataConfig::Diabetes(_) => Ok(()),
         }
     }
 
-    /// Makes (or loads) the data set; `seed` fixes generated data and is unused for CSV files.
+    /// Makes (or loads) the data set; `seed` fixes generated data and is unused for tables.
     pub fn generate(&self, seed: u64) -> Result<Dataset> {
+        Ok(self.load(seed)?.dataset)
+    }
+
+    /// [`DataConfig::generate`], with what loading a table left out (rows dropped for missing
+    /// cells) and the line of each row in its file (empty for generators).
+    pub fn load(&self, seed: u64) -> Result<Loaded> {
         self.check()?;
-        match self {
+        let generated = match self {
             DataConfig::Sine(c) => generators::sine(c.n, c.noise, seed),
             DataConfig::TwoBranch(c) => generators::two_branch(c.n, c.noise, seed),
             DataConfig::Parabola(c) => generators::parabola(c.n, c.noise, seed),
@@ -521,8 +593,26 @@ impl DataConfig {
                 generators::eight_gaussians(c.n, c.radius, c.noise, seed)
             }
             DataConfig::LatentMixture(c) => generators::latent_mixture(c.n, c.noise, seed),
-            DataConfig::Csv(c) => load_csv(&c.path, c.features.as_deref(), &c.target, c.task),
-        }
+            DataConfig::Csv(c) => {
+                return load_csv_file(
+                    &c.path,
+                    CsvColumns {
+                        features: c.features.as_deref(),
+                        target: &c.target,
+                        task: c.task,
+                        missing: c.missing,
+                    },
+                )
+            }
+            DataConfig::Iris(_) => return bundled(Bundled::Iris),
+            DataConfig::Digits(_) => return bundled(Bundled::Digits),
+            DataConfig::Diabetes(_) => return bundled(Bundled::Diabetes),
+        }?;
+        Ok(Loaded {
+            dataset: generated,
+            lines: vec![],
+            dropped_rows: 0,
+        })
     }
 
     /// Takes a relative CSV path from `base` (the config file's folder) instead of the working
@@ -564,13 +654,16 @@ mod tests {
     #[case(r#"{ kind = "rings", rings = 2 }"#, DataConfig::Rings(RingsConfig { rings: 2, ..Default::default() }))]
     #[case(r#"{ kind = "eight_gaussians", radius = 3.0 }"#, DataConfig::EightGaussians(EightGaussiansConfig { radius: 3.0, ..Default::default() }))]
     #[case(r#"{ kind = "latent_mixture", n = 256 }"#, DataConfig::LatentMixture(LatentMixtureConfig { n: 256, ..Default::default() }))]
+    #[case(r#"{ kind = "iris" }"#, DataConfig::Iris(NoFields {}))]
+    #[case(r#"{ kind = "digits" }"#, DataConfig::Digits(NoFields {}))]
+    #[case(r#"{ kind = "diabetes" }"#, DataConfig::Diabetes(NoFields {}))]
     #[case(
         r#"{ kind = "csv", path = "data/iris.csv", target = "species", task = "classification" }"#,
-        DataConfig::Csv(CsvConfig { path: "data/iris.csv".into(), features: None, target: "species".into(), task: CsvTask::Classification })
+        DataConfig::Csv(CsvConfig { path: "data/iris.csv".into(), features: None, target: "species".into(), task: CsvTask::Classification, missing: Missing::Error })
     )]
     #[case(
-        r#"{ kind = "csv", path = "a.csv", features = ["u", "v"], target = "w", task = "regression" }"#,
-        DataConfig::Csv(CsvConfig { path: "a.csv".into(), features: Some(vec!["u".into(), "v".into()]), target: "w".into(), task: CsvTask::Regression })
+        r#"{ kind = "csv", path = "a.csv", features = ["u", "v"], target = "w", task = "regression", missing = "drop_rows" }"#,
+        DataConfig::Csv(CsvConfig { path: "a.csv".into(), features: Some(vec!["u".into(), "v".into()]), target: "w".into(), task: CsvTask::Regression, missing: Missing::DropRows })
     )]
     fn parses_with_defaults(#[case] table: &str, #[case] expected: DataConfig) {
         let config = parse(table).expect("parses");
@@ -690,6 +783,7 @@ mod tests {
             features: None,
             target: "y".into(),
             task: CsvTask::Regression,
+            missing: Missing::Error,
         });
         let before = absolute.clone();
         absolute.resolve_paths(dir.path());

@@ -21,72 +21,191 @@ pub enum CsvTask {
     Binary,
 }
 
-/// Reads `path` (a header line, then one example per line; cells trimmed) into a [`Dataset`]
-/// with the columns named in `features` (in that order; `None`: every column but the target)
-/// as `x` and the column `target` as `y`, read as `task` says.
-///
-/// Errors name the file and, where it applies, the line (the header is line 1), the column and
-/// the cell: [`DataError::EmptyFile`], [`DataError::UnknownColumn`] (listing the header's
-/// columns), [`DataError::RaggedRow`], [`DataError::NonNumeric`], [`DataError::BadLabels`],
-/// [`DataError::DuplicateColumn`], [`DataError::BadColumns`]. Class-name mappings are returned
-/// in [`Dataset::class_names`].
-pub fn load_csv(
-    path: &Path,
-    features: Option<&[String]>,
-    target: &str,
-    task: CsvTask,
-) -> Result<Dataset> {
-    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let csv_err = |source| DataError::Csv {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(file);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(csv_err)?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if header.iter().all(String::is_empty) {
-        return Err(DataError::EmptyFile {
+/// What to do with a row that has a missing cell: an empty cell or one of [`MISSING_CELLS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// A missing cell is an error naming its line and column (the default).
+    #[default]
+    Error,
+    /// Rows with a missing cell in a column that is read are left out; the count is reported.
+    DropRows,
+}
+
+/// The cells, besides an empty one, that mean "no value".
+pub const MISSING_CELLS: &[&str] = &["NA", "N/A", "NaN", "nan", "null", "NULL"];
+
+/// Whether a (trimmed) cell holds no value.
+pub fn is_missing(cell: &str) -> bool {
+    cell.is_empty() || MISSING_CELLS.contains(&cell)
+}
+
+/// Which columns of a CSV file are read, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct CsvColumns<'a> {
+    /// Feature columns by name, in this order; `None`: every column but the target.
+    pub features: Option<&'a [String]>,
+    /// The target (or label) column.
+    pub target: &'a str,
+    /// What the target holds.
+    pub task: CsvTask,
+    /// What to do with missing cells.
+    pub missing: Missing,
+}
+
+/// A data set read from a CSV file, with what reading it left out.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The rows that were kept.
+    pub dataset: Dataset,
+    /// The line of each kept row in the file (the header is line 1).
+    pub lines: Vec<u64>,
+    /// Rows left out for a missing cell (`missing = "drop_rows"`).
+    pub dropped_rows: usize,
+}
+
+/// A CSV file's header and rows, cells trimmed, every row as wide as the header.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<(u64, csv::StringRecord)>,
+}
+
+impl Table {
+    fn read<R: std::io::Read>(reader: R, path: &Path) -> Result<Table> {
+        let csv_err = |source| DataError::Csv {
             path: path.to_path_buf(),
-            what: "the file is empty (a header line is required)",
-        });
-    }
-    let mut seen = BTreeSet::new();
-    for name in &header {
-        if !seen.insert(name.as_str()) {
-            return Err(DataError::DuplicateColumn {
+            source,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(reader);
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(csv_err)?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        if header.iter().all(String::is_empty) {
+            return Err(DataError::EmptyFile {
                 path: path.to_path_buf(),
-                name: name.clone(),
+                what: "the file is empty (a header line is required)",
             });
         }
+        let mut seen = BTreeSet::new();
+        for name in &header {
+            if !seen.insert(name.as_str()) {
+                return Err(DataError::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                });
+            }
+        }
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(csv_err)?;
+            let line = record.position().map_or(0, csv::Position::line);
+            if record.len() != header.len() {
+                return Err(DataError::RaggedRow {
+                    path: path.to_path_buf(),
+                    line,
+                    expected: header.len(),
+                    found: record.len(),
+                });
+            }
+            rows.push((line, record));
+        }
+        Ok(Table { header, rows })
     }
-    let column = |role: &'static str, name: &str| -> Result<usize> {
-        header
+
+    fn column(&self, path: &Path, role: &'static str, name: &str) -> Result<usize> {
+        self.header
             .iter()
             .position(|h| h == name)
             .ok_or_else(|| DataError::UnknownColumn {
                 path: path.to_path_buf(),
                 role,
                 name: name.to_string(),
-                available: header.clone(),
+                available: self.header.clone(),
             })
+    }
+
+    /// The rows whose `columns` all hold a value; a missing one is an error unless `missing`
+    /// drops its row. Returns the kept rows and the number dropped.
+    fn complete_rows(
+        &self,
+        path: &Path,
+        columns: &[usize],
+        missing: Missing,
+    ) -> Result<(Vec<&(u64, csv::StringRecord)>, usize)> {
+        let mut kept = Vec::with_capacity(self.rows.len());
+        let mut dropped = 0;
+        for row in &self.rows {
+            match columns.iter().find(|&&j| is_missing(&row.1[j])) {
+                None => kept.push(row),
+                Some(_) if missing == Missing::DropRows => dropped += 1,
+                Some(&j) => {
+                    return Err(DataError::Missing {
+                        path: path.to_path_buf(),
+                        line: row.0,
+                        column: self.header[j].clone(),
+                    })
+                }
+            }
+        }
+        Ok((kept, dropped))
+    }
+}
+
+/// Reads `path` (a header line, then one example per line; cells trimmed) into a [`Dataset`]
+/// with the columns named in `features` (in that order; `None`: every column but the target)
+/// as `x` and the column `target` as `y`, read as `task` says. A missing cell is an error; see
+/// [`load_csv_from`] for the other options.
+pub fn load_csv(
+    path: &Path,
+    features: Option<&[String]>,
+    target: &str,
+    task: CsvTask,
+) -> Result<Dataset> {
+    let columns = CsvColumns {
+        features,
+        target,
+        task,
+        missing: Missing::Error,
     };
-    let target_name = target;
-    let target = column("target", target_name)?;
-    let features: Vec<usize> = match features {
+    Ok(load_csv_file(path, columns)?.dataset)
+}
+
+/// [`load_csv_from`] of a file.
+pub fn load_csv_file(path: &Path, columns: CsvColumns<'_>) -> Result<Loaded> {
+    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_csv_from(std::io::BufReader::new(file), path, columns)
+}
+
+/// Reads CSV text from `reader` (`path` names it in errors) as [`CsvColumns`] says.
+///
+/// Errors name the file and, where it applies, the line (the header is line 1), the column and
+/// the cell: [`DataError::EmptyFile`], [`DataError::UnknownColumn`] (listing the header's
+/// columns), [`DataError::RaggedRow`], [`DataError::NonNumeric`], [`DataError::Missing`],
+/// [`DataError::BadLabels`], [`DataError::DuplicateColumn`], [`DataError::BadColumns`].
+/// Class-name mappings are returned in [`Dataset::class_names`].
+pub fn load_csv_from<R: std::io::Read>(
+    reader: R,
+    path: &Path,
+    columns: CsvColumns<'_>,
+) -> Result<Loaded> {
+    let table = Table::read(reader, path)?;
+    let header = &table.header;
+    let target_name = columns.target;
+    let target = table.column(path, "target", target_name)?;
+    let features: Vec<usize> = match columns.features {
         Some(names) => names
             .iter()
-            .map(|name| column("feature", name))
+            .map(|name| table.column(path, "feature", name))
             .collect::<Result<_>>()?,
         None => (0..header.len()).filter(|&i| i != target).collect(),
     };
@@ -105,45 +224,36 @@ pub fn load_csv(
             reason: format!("the target {:?} is also listed as a feature", target_name),
         });
     }
+    let mut read: Vec<usize> = features.clone();
+    read.push(target);
+    let (rows, dropped_rows) = table.complete_rows(path, &read, columns.missing)?;
 
-    let mut x = Vec::new();
-    let mut labels: Vec<(u64, String)> = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(csv_err)?;
-        let line = record.position().map_or(0, csv::Position::line);
-        if record.len() != header.len() {
-            return Err(DataError::RaggedRow {
-                path: path.to_path_buf(),
-                line,
-                expected: header.len(),
-                found: record.len(),
-            });
-        }
+    let mut x = Vec::with_capacity(rows.len() * features.len());
+    let mut labels: Vec<(u64, String)> = Vec::with_capacity(rows.len());
+    for (line, record) in &rows {
         for &j in &features {
-            x.push(parse_number(path, line, &header[j], &record[j])? as f32);
+            x.push(parse_number(path, *line, &header[j], &record[j])? as f32);
         }
-        labels.push((line, record[target].to_string()));
+        labels.push((*line, record[target].to_string()));
     }
     let n = labels.len();
     if n == 0 {
         return Err(DataError::EmptyFile {
             path: path.to_path_buf(),
-            what: "no data rows after the header",
+            what: if dropped_rows > 0 {
+                "no data rows left after dropping the rows with missing cells"
+            } else {
+                "no data rows after the header"
+            },
         });
     }
     let x = Tensor::from_slice(&x).f_view([n as i64, features.len() as i64])?;
-    let (y, kind, class_names) = match task {
-        CsvTask::Regression => {
-            let y = labels
-                .iter()
-                .map(|(line, cell)| parse_number(path, *line, target_name, cell).map(|v| v as f32))
-                .collect::<Result<Vec<f32>>>()?;
-            (
-                Tensor::from_slice(&y).f_view([n as i64, 1])?,
-                TargetKind::Regression,
-                vec![],
-            )
-        }
+    let (y, kind, class_names) = match columns.task {
+        CsvTask::Regression => (
+            regression_targets(path, target_name, &labels)?,
+            TargetKind::Regression,
+            vec![],
+        ),
         CsvTask::Classification => {
             let (indices, names) = class_indices(path, target_name, &labels)?;
             let n_classes = names.len() as i64;
@@ -158,13 +268,158 @@ pub fn load_csv(
             (Tensor::from_slice(&signs), TargetKind::Binary, names)
         }
     };
-    Ok(Dataset {
+    Ok(Loaded {
+        dataset: Dataset {
+            x,
+            y,
+            kind,
+            latent: None,
+            feature_names: features.iter().map(|&j| header[j].clone()).collect(),
+            class_names,
+        },
+        lines: labels.iter().map(|(line, _)| *line).collect(),
+        dropped_rows,
+    })
+}
+
+/// Numbers of a regression target, `[N, 1]`.
+fn regression_targets(path: &Path, column: &str, cells: &[(u64, String)]) -> Result<Tensor> {
+    let y = cells
+        .iter()
+        .map(|(line, cell)| parse_number(path, *line, column, cell).map(|v| v as f32))
+        .collect::<Result<Vec<f32>>>()?;
+    Ok(Tensor::from_slice(&y).f_view([cells.len() as i64, 1])?)
+}
+
+/// New rows for a trained model: the inputs and, where the file has it, the target.
+#[derive(Debug)]
+pub struct InputRows {
+    /// The features, Float `[N, features]`, in the model's column order.
+    pub x: Tensor,
+    /// The target column's cells of the kept rows, with their lines, if the file has it.
+    pub target: Option<Vec<(u64, String)>>,
+    /// The line of each kept row (the header is line 1).
+    pub lines: Vec<u64>,
+    /// Rows left out for a missing cell.
+    pub dropped_rows: usize,
+}
+
+/// Reads rows for a trained model from `path`: the header must hold exactly the model's
+/// `features`, in that order, and may hold the `target` column anywhere (its cells are
+/// returned, unparsed, for evaluation); `target_required` makes it an error to lack it.
+///
+/// A missing feature, an extra column, a wrong order, a non-numeric or missing cell: each an
+/// error that names it.
+pub fn read_inputs(
+    path: &Path,
+    features: &[String],
+    target: &str,
+    target_required: bool,
+    missing: Missing,
+) -> Result<InputRows> {
+    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let table = Table::read(std::io::BufReader::new(file), path)?;
+    let bad = |reason: String| DataError::BadColumns {
+        path: path.to_path_buf(),
+        reason,
+    };
+    for name in features {
+        if !table.header.contains(name) {
+            return Err(bad(format!(
+                "the model's feature column {name:?} is missing; the model reads {features:?}"
+            )));
+        }
+    }
+    let target_at = table.header.iter().position(|h| h == target);
+    if let Some(extra) = table
+        .header
+        .iter()
+        .find(|h| !features.contains(h) && h.as_str() != target)
+    {
+        return Err(bad(format!(
+            "column {extra:?} is not one the model reads; the model reads {features:?} (and the target {target:?})"
+        )));
+    }
+    let order: Vec<&String> = table.header.iter().filter(|h| *h != target).collect();
+    if order.iter().zip(features).any(|(a, b)| *a != b) {
+        return Err(bad(format!(
+            "the feature columns are in the order {order:?}; the model reads them as {features:?}"
+        )));
+    }
+    if target_required && target_at.is_none() {
+        return Err(bad(format!(
+            "no target column {target:?}: evaluation needs the true answers"
+        )));
+    }
+    let columns: Vec<usize> = features
+        .iter()
+        .map(|name| table.column(path, "feature", name))
+        .collect::<Result<_>>()?;
+    let mut read = columns.clone();
+    read.extend(target_at);
+    let (rows, dropped_rows) = table.complete_rows(path, &read, missing)?;
+    let mut x = Vec::with_capacity(rows.len() * columns.len());
+    for (line, record) in &rows {
+        for &j in &columns {
+            x.push(parse_number(path, *line, &table.header[j], &record[j])? as f32);
+        }
+    }
+    let x = Tensor::from_slice(&x).f_view([rows.len() as i64, columns.len() as i64])?;
+    Ok(InputRows {
         x,
-        y,
-        kind,
-        latent: None,
-        feature_names: features.iter().map(|&j| header[j].clone()).collect(),
-        class_names,
+        target: target_at.map(|t| {
+            rows.iter()
+                .map(|(line, record)| (*line, record[t].to_string()))
+                .collect()
+        }),
+        lines: rows.iter().map(|(line, _)| *line).collect(),
+        dropped_rows,
+    })
+}
+
+/// Encodes target cells with a trained model's labels: `task` as the model was trained,
+/// `class_names` its mapping (class index i is `class_names[i]`; binary: −1, then +1). A label
+/// the model does not know is an error naming its line. Regression: the numbers, `[N, 1]`.
+pub fn encode_targets(
+    path: &Path,
+    column: &str,
+    cells: &[(u64, String)],
+    task: CsvTask,
+    class_names: &[String],
+) -> Result<Tensor> {
+    if task == CsvTask::Regression {
+        return regression_targets(path, column, cells);
+    }
+    let same = |cell: &str, name: &str| {
+        cell == name
+            || matches!((cell.parse::<f64>(), name.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
+    };
+    let mut indices = Vec::with_capacity(cells.len());
+    for (line, cell) in cells {
+        match class_names.iter().position(|name| same(cell, name)) {
+            Some(i) => indices.push(i as i64),
+            None => {
+                return Err(bad_labels(
+                    path,
+                    column,
+                    format!(
+                        "line {line}: label {cell:?} is not one the model was trained on ({class_names:?})"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(match task {
+        CsvTask::Binary => Tensor::from_slice(
+            &indices
+                .iter()
+                .map(|&i| if i == 0 { -1.0f32 } else { 1.0 })
+                .collect::<Vec<_>>(),
+        ),
+        CsvTask::Classification | CsvTask::Regression => Tensor::from_slice(&indices),
     })
 }
 
@@ -189,17 +444,6 @@ fn bad_labels(path: &Path, column: &str, reason: String) -> DataError {
     }
 }
 
-fn check_no_empty_label(path: &Path, column: &str, labels: &[(u64, String)]) -> Result<()> {
-    match labels.iter().find(|(_, cell)| cell.is_empty()) {
-        Some((line, _)) => Err(bad_labels(
-            path,
-            column,
-            format!("line {line}: empty label"),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Class labels encoded to 0..K−1 by their sorted distinct values: numerically when every
 /// label is an integer (`2019`, `2020` are classes 0 and 1, never indices), else as strings.
 /// The names are the distinct labels as written, in that order.
@@ -208,7 +452,6 @@ fn class_indices(
     column: &str,
     labels: &[(u64, String)],
 ) -> Result<(Vec<i64>, Vec<String>)> {
-    check_no_empty_label(path, column, labels)?;
     let ints: Option<Vec<i64>> = labels.iter().map(|(_, c)| c.parse().ok()).collect();
     let (indices, names) = match ints {
         Some(ints) => {
@@ -260,7 +503,6 @@ fn binary_signs(
     column: &str,
     labels: &[(u64, String)],
 ) -> Result<(Vec<f32>, Vec<String>)> {
-    check_no_empty_label(path, column, labels)?;
     let numbers: Option<Vec<f64>> = labels
         .iter()
         .map(|(_, c)| c.parse::<f64>().ok().filter(|v| v.is_finite()))
@@ -485,12 +727,10 @@ mod tests {
         for part in ["line 3", "\"b\"", "\"five\""] {
             assert!(message.contains(part), "{part} not in {message}");
         }
-        // A regression target, an empty cell and a NaN are caught the same way.
+        // A regression target is caught the same way; `inf` is not a missing value but a bad one.
         let err = load("a,y\n1,2\n3,high\n", None, "y", CsvTask::Regression).expect_err("target");
         assert!(matches!(&err, DataError::NonNumeric { line: 3, column, .. } if column == "y"));
-        let err = load("a,y\n,2\n", None, "y", CsvTask::Regression).expect_err("empty");
-        assert!(matches!(&err, DataError::NonNumeric { line: 2, cell, .. } if cell.is_empty()));
-        let err = load("a,y\nNaN,2\n", None, "y", CsvTask::Regression).expect_err("nan");
+        let err = load("a,y\ninf,2\n", None, "y", CsvTask::Regression).expect_err("inf");
         assert!(matches!(&err, DataError::NonNumeric { line: 2, .. }));
     }
 
@@ -567,7 +807,7 @@ mod tests {
         let err =
             load("a,c\n1,x\n2,\n", None, "c", CsvTask::Classification).expect_err("empty label");
         assert!(
-            matches!(&err, DataError::BadLabels { reason, .. } if reason.contains("line 3")),
+            matches!(&err, DataError::Missing { line: 3, column, .. } if column == "c"),
             "{err}"
         );
         let err =
@@ -592,5 +832,110 @@ mod tests {
         .expect_err("missing");
         assert!(matches!(err, DataError::Io { .. }));
         assert!(err.to_string().contains("/nonexistent/ebm.csv"));
+    }
+
+    fn write(contents: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("data.csv");
+        std::fs::write(&path, contents).expect("writes");
+        (dir, path)
+    }
+
+    fn columns(missing: Missing) -> CsvColumns<'static> {
+        CsvColumns {
+            features: None,
+            target: "y",
+            task: CsvTask::Regression,
+            missing,
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::empty_feature("a,b,y\n1,2,3\n4,,6\n", 3, "b")]
+    #[case::na("a,b,y\n1,NA,3\n", 2, "b")]
+    #[case::nan("a,b,y\n1,2,3\n4,5,6\nNaN,5,6\n", 4, "a")]
+    #[case::null_target("a,b,y\n1,2,null\n", 2, "y")]
+    #[case::n_a_target("a,b,y\n1,2,3\n1,2,N/A\n", 3, "y")]
+    fn a_missing_cell_is_an_error_naming_line_and_column(
+        #[case] text: &str,
+        #[case] at: u64,
+        #[case] name: &str,
+    ) {
+        let (_dir, path) = write(text);
+        let err = load_csv_file(&path, columns(Missing::Error)).expect_err("missing");
+        assert!(
+            matches!(&err, DataError::Missing { line, column, .. } if *line == at && column == name),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("line {at}")) && message.contains("drop_rows"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn drop_rows_leaves_out_rows_with_a_missing_cell_and_counts_them() {
+        let (_dir, path) = write("a,b,unused,y\n1,2,,3\n4,,x,6\n7,8,x,NA\n9,10,x,11\n");
+        let only_ab = [String::from("a"), String::from("b")];
+        let loaded = load_csv_file(
+            &path,
+            CsvColumns {
+                features: Some(&only_ab),
+                ..columns(Missing::DropRows)
+            },
+        )
+        .expect("loads");
+        // Line 2's gap is in a column that is not read: the row stays.
+        assert_eq!(loaded.dropped_rows, 2);
+        assert_eq!(loaded.lines, [2, 5]);
+        assert_eq!(floats(&loaded.dataset.x), [1.0, 2.0, 9.0, 10.0]);
+        assert_eq!(floats(&loaded.dataset.y), [3.0, 11.0]);
+        let (_dir, path) = write("a,y\n,1\nNA,2\n");
+        let err = load_csv_file(&path, columns(Missing::DropRows)).expect_err("nothing left");
+        assert!(matches!(err, DataError::EmptyFile { what, .. } if what.contains("missing")));
+    }
+
+    #[rstest::rstest]
+    #[case::missing_feature("a,y\n1,2\n", "\"b\" is missing")]
+    #[case::extra_column("a,b,c,y\n1,2,3,4\n", "column \"c\" is not one the model reads")]
+    #[case::wrong_order("b,a,y\n1,2,3\n", "in the order [\"b\", \"a\"]")]
+    #[case::non_numeric("a,b\n1,x\n", "\"x\" is not a finite number")]
+    #[case::missing_cell("a,b\n1,\n", "missing value")]
+    fn rows_for_a_model_must_match_its_columns(#[case] text: &str, #[case] expected: &str) {
+        let (_dir, path) = write(text);
+        let features = [String::from("a"), String::from("b")];
+        let err = read_inputs(&path, &features, "y", false, Missing::Error).expect_err("bad");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+
+    #[test]
+    fn rows_for_a_model_take_the_target_anywhere_and_encode_it_with_the_model_labels() {
+        let features = [String::from("a"), String::from("b")];
+        let (_dir, path) = write("label,a,b\ncat,1,2\ndog,3,4\n");
+        let rows = read_inputs(&path, &features, "label", true, Missing::Error).expect("reads");
+        assert_eq!(floats(&rows.x), [1.0, 2.0, 3.0, 4.0]);
+        let cells = rows.target.expect("the target is there");
+        let names = [
+            String::from("ant"),
+            String::from("cat"),
+            String::from("dog"),
+        ];
+        let y = encode_targets(&path, "label", &cells, CsvTask::Classification, &names)
+            .expect("known labels");
+        assert_eq!(Vec::<i64>::try_from(&y).expect("ints"), [1, 2]);
+        let err = encode_targets(&path, "label", &cells, CsvTask::Classification, &names[..2])
+            .expect_err("dog is unknown");
+        assert!(err.to_string().contains("line 3: label \"dog\""), "{err}");
+        // Integer labels match by value; binary labels map to −1/+1 in the model's order.
+        let cells = vec![(2, "2020".to_string()), (3, "2019.0".to_string())];
+        let years = [String::from("2019"), String::from("2020")];
+        let y = encode_targets(&path, "t", &cells, CsvTask::Binary, &years).expect("binary");
+        assert_eq!(floats(&y), [1.0, -1.0]);
+        // Without the target, evaluation refuses and prediction goes on.
+        let (_dir, path) = write("a,b\n1,2\n");
+        assert!(read_inputs(&path, &features, "label", true, Missing::Error).is_err());
+        let rows = read_inputs(&path, &features, "label", false, Missing::Error).expect("reads");
+        assert!(rows.target.is_none());
     }
 }

@@ -91,6 +91,17 @@ pub enum DataError {
         /// The cell as read (after trimming).
         cell: String,
     },
+    /// A cell read for the model holds no value (empty, `NA`, ...: see
+    /// [`crate::MISSING_CELLS`]).
+    #[error("{path}: line {line}, column {column:?}: missing value (an empty or NA cell); fill it in, or set `missing = \"drop_rows\"` in the data table to leave such rows out")]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is line 1).
+        line: u64,
+        /// The column's name.
+        column: String,
+    },
     /// A label column that cannot serve the task (a negative class index, not two values for a
     /// binary task, an empty label).
     #[error("{path}: label column {column:?}: {reason}")]

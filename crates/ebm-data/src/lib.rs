@@ -44,23 +44,31 @@
 //! Densities put their points in `y`, the answer an energy E(x, y) scores and a Langevin
 //! sampler moves, with an empty `x`.
 
+mod bundled;
 mod config;
 mod csv_loader;
 mod error;
 mod generators;
 mod rng;
+mod scale;
 
+pub use bundled::{bundled, Bundled};
 pub use config::{
     BlobsConfig, CircleConfig, CsvConfig, DataConfig, EightGaussiansConfig, LatentMixtureConfig,
-    ParabolaConfig, RingsConfig, SineConfig, SpiralsConfig, TwoBranchConfig, TwoMoonsConfig,
+    NoFields, ParabolaConfig, RingsConfig, SineConfig, SpiralsConfig, TwoBranchConfig,
+    TwoMoonsConfig,
 };
-pub use csv_loader::{load_csv, CsvTask};
+pub use csv_loader::{
+    encode_targets, is_missing, load_csv, load_csv_file, load_csv_from, read_inputs, CsvColumns,
+    CsvTask, InputRows, Loaded, Missing, MISSING_CELLS,
+};
 pub use error::{DataError, Result};
 pub use generators::{
     blobs, circle, eight_gaussians, latent_mixture, parabola, rings, sine, spirals, two_branch,
     two_moons, BinaryLabels,
 };
 pub use rng::SeededRng;
+pub use scale::{ScaleKind, Scaler};
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -258,6 +266,30 @@ pub fn split_sizes(n: usize, test_fraction: f64) -> (usize, usize) {
 /// The test set gets `round(N · test_fraction)` rows, at most N − 1, so the training set is never
 /// empty; `test_fraction = 0` gives an empty test set. Fails unless 0 ≤ `test_fraction` < 1.
 pub fn split(dataset: &Dataset, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+    let rows = split_rows(dataset, test_fraction, seed, false)?;
+    Ok((dataset.select(&rows.train)?, dataset.select(&rows.test)?))
+}
+
+/// The rows of a split, as indices into the data set, each side in a seeded random order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitRows {
+    /// Training rows.
+    pub train: Vec<i64>,
+    /// Test rows.
+    pub test: Vec<i64>,
+}
+
+/// The rows [`split`] (or, with `stratify`, a stratified split) puts on each side.
+///
+/// Stratified: every class (of `Classes` or `Binary` targets) gets `round(n_c · test_fraction)`
+/// test rows, at least 1 and at most n_c − 1 when `test_fraction > 0`, so that every class is on
+/// both sides; a class of a single row is an error naming it. Other targets split plainly.
+pub fn split_rows(
+    dataset: &Dataset,
+    test_fraction: f64,
+    seed: u64,
+    stratify: bool,
+) -> Result<SplitRows> {
     if !(0.0..1.0).contains(&test_fraction) {
         return Err(DataError::Invalid {
             field: "test_fraction",
@@ -273,15 +305,51 @@ pub fn split(dataset: &Dataset, test_fraction: f64, seed: u64) -> Result<(Datase
             value: "0 rows".into(),
         });
     }
-    let (_, n_test) = split_sizes(n as usize, test_fraction);
-    let n_test = n_test as i64;
     let order: Vec<i64> = SeededRng::new(seed)
         .permutation(n as usize)
         .into_iter()
         .map(|i| i as i64)
         .collect();
-    let (test_idx, train_idx) = order.split_at(n_test as usize);
-    Ok((dataset.select(train_idx)?, dataset.select(test_idx)?))
+    let labels = match stratify {
+        true => dataset.label_indices()?,
+        false => None,
+    };
+    let Some(labels) = labels.filter(|_| test_fraction > 0.0) else {
+        let (_, n_test) = split_sizes(n as usize, test_fraction);
+        let (test, train) = order.split_at(n_test);
+        return Ok(SplitRows {
+            train: train.to_vec(),
+            test: test.to_vec(),
+        });
+    };
+    let mut by_class: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for &i in &order {
+        by_class.entry(labels[i as usize]).or_default().push(i);
+    }
+    let mut is_test = vec![false; n as usize];
+    for (class, rows) in &by_class {
+        let n_c = rows.len();
+        if n_c < 2 {
+            let name = dataset
+                .class_names
+                .get(*class as usize)
+                .cloned()
+                .unwrap_or_else(|| class.to_string());
+            return Err(DataError::Invalid {
+                field: "stratify",
+                reason: format!(
+                    "needs at least 2 rows of every class (one for each side of the split); class {name:?} has {n_c}"
+                ),
+                value: "true (set data.stratify = false to split without it)".into(),
+            });
+        }
+        let t = ((n_c as f64 * test_fraction).round() as usize).clamp(1, n_c - 1);
+        for &i in &rows[..t] {
+            is_test[i as usize] = true;
+        }
+    }
+    let (test, train): (Vec<i64>, Vec<i64>) = order.iter().partition(|&&i| is_test[i as usize]);
+    Ok(SplitRows { train, test })
 }
 
 #[cfg(test)]
@@ -373,8 +441,61 @@ mod tests {
         assert_eq!(ring.x_dim(), 0);
     }
 
+    #[test]
+    fn a_stratified_split_puts_every_class_on_both_sides() {
+        // 3 classes of 50, 30 and 4 rows: 25 % of each class, rounded, at least one.
+        let labels: Vec<i64> = [vec![0; 50], vec![1; 30], vec![2; 4]].concat();
+        let n = labels.len() as i64;
+        let data = Dataset {
+            x: Tensor::arange(n, (Kind::Float, Device::Cpu)).view([n, 1]),
+            y: Tensor::from_slice(&labels),
+            kind: TargetKind::Classes { n_classes: 3 },
+            latent: None,
+            feature_names: vec!["x".into()],
+            class_names: vec!["a".into(), "b".into(), "c".into()],
+        };
+        let rows = split_rows(&data, 0.25, 3, true).expect("splits");
+        let count =
+            |side: &[i64], c: i64| side.iter().filter(|&&i| labels[i as usize] == c).count();
+        assert_eq!(
+            (
+                count(&rows.test, 0),
+                count(&rows.test, 1),
+                count(&rows.test, 2)
+            ),
+            (13, 8, 1)
+        );
+        assert_eq!(rows.train.len() + rows.test.len(), n as usize);
+        let mut all: Vec<i64> = rows.train.iter().chain(&rows.test).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..n).collect::<Vec<_>>());
+        assert_eq!(split_rows(&data, 0.25, 3, true).expect("splits"), rows);
+        // A class of one row cannot be on both sides.
+        let one = data.select(&(0..81).collect::<Vec<_>>()).expect("rows");
+        let err = split_rows(&one, 0.25, 0, true).expect_err("class c has one row");
+        assert!(err.to_string().contains("class \"c\" has 1"), "{err}");
+        // Regression targets split plainly, as `split` does.
+        let sine = sine(40, 0.1, 0).expect("ok");
+        let (_, test) = split(&sine, 0.25, 5).expect("ok");
+        let rows = split_rows(&sine, 0.25, 5, true).expect("ok");
+        assert!(sine.select(&rows.test).expect("rows").x.equal(&test.x));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn stratified_test_shares_follow_each_class(k in 2usize..6, per in 2usize..30, f in 0.05f64..0.9, seed in any::<u64>()) {
+            let data = blobs(k * per, k, 0.1, seed).expect("ok");
+            let labels = data.label_indices().expect("ok").expect("labels");
+            let rows = split_rows(&data, f, seed, true).expect("splits");
+            for c in 0..k as i64 {
+                let n_c = labels.iter().filter(|&&l| l == c).count();
+                let t = rows.test.iter().filter(|&&i| labels[i as usize] == c).count();
+                prop_assert!(t >= 1 && t < n_c, "class {} has {} of {} in test", c, t, n_c);
+                prop_assert!((t as f64 - n_c as f64 * f).abs() <= 1.0);
+            }
+        }
 
         #[test]
         fn split_sizes_for_any_n_and_fraction(n in 1usize..120, f in 0.0f64..0.999, seed in any::<u64>()) {

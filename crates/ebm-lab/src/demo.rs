@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 /// The configs of the demo, in the order of the summary.
-pub const DEMO_CONFIGS: [&str; 14] = [
+pub const DEMO_CONFIGS: [&str; 17] = [
     "regression.toml",
     "implicit_regression.toml",
     "regression_two_branch.toml",
@@ -28,6 +28,9 @@ pub const DEMO_CONFIGS: [&str; 14] = [
     "barlow_twins.toml",
     "contrastive_divergence.toml",
     "csv_example.toml",
+    "iris.toml",
+    "digits.toml",
+    "diabetes.toml",
 ];
 
 /// The three runs of the tutorial's collapse experiment, drawn together.
@@ -137,6 +140,7 @@ pub fn demo(options: &DemoOptions) -> Result<DemoReport, RunError> {
     let run_options = RunOptions {
         runs_dir: options.runs_dir.clone(),
         progress: options.progress,
+        resume: None,
     };
     let mut rows = Vec::with_capacity(DEMO_CONFIGS.len());
     for file in DEMO_CONFIGS {

@@ -124,6 +124,17 @@ pub enum RunError {
     /// A libtorch error outside the model code.
     #[error("libtorch: {}", ebm_core::error::first_line(.0))]
     Tch(#[from] tch::TchError),
+    /// A run folder to predict, evaluate or resume from lacks a piece or holds a broken one.
+    #[error("run folder {dir}: {reason}")]
+    RunFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// What is missing or wrong, naming the file.
+        reason: String,
+    },
+    /// A command line asks for something the run cannot do.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl RunError {

@@ -11,12 +11,12 @@
 
 use crate::error::RunError;
 use crate::sections::EvalConfig;
-use ebm_arch::{Architecture, History, Prediction};
-use ebm_core::{Minimum, Result};
-use ebm_data::Dataset;
+use ebm_arch::{Answers, Architecture, History, Prediction};
+use ebm_core::{calibration, EbmError, Minimum, Result};
+use ebm_data::{Dataset, Scaler};
 use ebm_plot::{
-    plot_curves, plot_decision_regions, plot_density, plot_energy_landscape, ColorRange, Curve,
-    Grid, HeatmapOptions, Labels, Panel, ScalarField,
+    plot_curves, plot_decision_regions, plot_density, plot_energy_landscape, plot_reliability,
+    ColorRange, Curve, Grid, HeatmapOptions, Labels, Panel, ScalarField, Series,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,8 +47,57 @@ pub fn accuracy(model: &dyn Architecture, data: &Dataset) -> Result<f64> {
     )?)
 }
 
+fn data_err(e: ebm_data::DataError) -> EbmError {
+    EbmError::OutOfDomain {
+        what: "target scaling".into(),
+        reason: e.to_string(),
+    }
+}
+
+/// The energy of every class for every row of `x`, `(values row-major, classes)`, for a
+/// finite-answer model; `None` for a continuous one.
+pub fn class_energies(model: &dyn Architecture, x: &Tensor) -> Result<Option<(Vec<f64>, usize)>> {
+    let Answers::Finite(space) = model.answers() else {
+        return Ok(None);
+    };
+    let inputs = model.model_inputs(x)?;
+    let candidates = space.candidates(inputs.kind(), inputs.device())?;
+    let energies = tch::no_grad(|| model.candidate_energies(&inputs, &candidates))?;
+    let k = energies.size().get(1).copied().unwrap_or(0) as usize;
+    Ok(Some((floats(&energies)?, k)))
+}
+
+/// A classifier's calibration on `data` at `beta`: the mean NLL of its labels under
+/// P ∝ e^(−βE), and the expected calibration error in `bins` bins with the bins themselves.
+pub fn calibration_scores(
+    model: &dyn Architecture,
+    data: &Dataset,
+    beta: f64,
+    bins: usize,
+) -> Result<Option<(f64, f64, Vec<calibration::Bin>)>> {
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let Some((energies, k)) = class_energies(model, &data.x)? else {
+        return Ok(None);
+    };
+    let labels = labels_of(model, data)?;
+    let nll = calibration::gibbs_nll(&energies, k, &labels, beta)?;
+    let (ece, table) = calibration::calibration_bins(&energies, k, &labels, beta, bins)?;
+    Ok(Some((nll, ece, table)))
+}
+
+/// The class index of each row's label.
+pub fn labels_of(model: &dyn Architecture, data: &Dataset) -> Result<Vec<usize>> {
+    let index = model.label_index(&data.y)?;
+    Ok(Vec::<i64>::try_from(index.f_to_device(Device::Cpu)?)?
+        .into_iter()
+        .map(|i| i as usize)
+        .collect())
+}
+
 /// The distinct minima within `window` of the best one.
-fn prediction_set(minima: &[Minimum], window: f64) -> Vec<&Minimum> {
+pub fn prediction_set(minima: &[Minimum], window: f64) -> Vec<&Minimum> {
     let best = minima.first().map_or(f64::INFINITY, |m| m.energy);
     minima
         .iter()
@@ -56,13 +105,15 @@ fn prediction_set(minima: &[Minimum], window: f64) -> Vec<&Minimum> {
         .collect()
 }
 
-/// The metrics of a continuous-answer model on `data` (see the module docs): `mse`,
+/// The metrics of a continuous-answer model on `data` (see the module docs): `mse`, `r2`,
 /// `coverage`, `argmin_error`, `prediction_set_size` and, with a known latent,
-/// `mode_coverage_min`.
+/// `mode_coverage_min`. `data` is as the model sees it; with a target scaler the answers and
+/// targets are mapped back first, so that every number is in the user's units.
 pub fn continuous_scores(
     model: &dyn Architecture,
     data: &Dataset,
     eval: &EvalConfig,
+    target_scaler: Option<&Scaler>,
 ) -> Result<BTreeMap<&'static str, f64>> {
     let mut out = BTreeMap::new();
     if data.is_empty() {
@@ -71,10 +122,34 @@ pub fn continuous_scores(
     let Prediction::Continuous { y: best, minima } = model.predict(&data.x)? else {
         return Ok(out);
     };
-    let mse = f64::try_from(best.f_sub(&data.y)?.f_square()?.f_mean(Kind::Double)?)?;
-    out.insert("mse", mse);
+    let (best, truth) = match target_scaler {
+        Some(s) => (
+            s.invert(&best).map_err(data_err)?,
+            s.invert(&data.y).map_err(data_err)?,
+        ),
+        None => (best, data.y.shallow_clone()),
+    };
+    let truth = truth.f_to_kind(Kind::Double)?;
+    let sse = f64::try_from(
+        best.f_to_kind(Kind::Double)?
+            .f_sub(&truth)?
+            .f_square()?
+            .f_sum(Kind::Double)?,
+    )?;
+    let sst = f64::try_from(
+        truth
+            .f_sub(&truth.f_mean_dim(0, true, Kind::Double)?)?
+            .f_square()?
+            .f_sum(Kind::Double)?,
+    )?;
+    out.insert("mse", sse / truth.numel() as f64);
+    // R² = 1 − SSE / SST with the test rows' own mean (scikit-learn's r2_score); undefined for
+    // a constant target.
+    if sst > 0.0 {
+        out.insert("r2", 1.0 - sse / sst);
+    }
     let d = data.y.size()[1] as usize;
-    let ys = floats(&data.y)?;
+    let ys = floats(&truth)?;
     let mut distances = Vec::with_capacity(minima.len());
     let mut set_sizes = 0usize;
     for (i, row) in minima.iter().enumerate() {
@@ -84,7 +159,12 @@ pub fn continuous_scores(
         let nearest = set
             .iter()
             .map(|m| {
-                m.y.iter()
+                let answer = match target_scaler {
+                    Some(s) => s.invert_row(&m.y),
+                    None => m.y.clone(),
+                };
+                answer
+                    .iter()
                     .zip(y)
                     .map(|(a, b)| (a - b) * (a - b))
                     .sum::<f64>()
@@ -336,4 +416,25 @@ pub fn density_figure(
         &options,
     )?;
     Ok(())
+}
+
+/// `calibration.png`: the reliability diagram of a classifier's test rows at β = 1 and at the
+/// fitted β, each series `(β, ECE, bins)`.
+pub fn reliability_figure(
+    path: &Path,
+    title: &str,
+    series: &[(f64, f64, &[calibration::Bin])],
+) -> std::result::Result<(), RunError> {
+    let series: Vec<Series> = series
+        .iter()
+        .map(|(beta, ece, bins)| Series {
+            label: format!("β = {beta:.3}: ECE {ece:.4}"),
+            points: bins
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| (b.confidence, b.accuracy, f64::NAN))
+                .collect(),
+        })
+        .collect();
+    Ok(plot_reliability(path, title, &series)?)
 }

@@ -2,6 +2,10 @@
 //!
 //! ```text
 //! ebm-lab run CONFIG.toml [--set key=value ...] [--runs-dir DIR] [--quiet]
+//! ebm-lab run --resume RUN_DIR [--set train.epochs=N ...]
+//! ebm-lab predict RUN_DIR INPUT.csv [--out FILE]
+//! ebm-lab eval RUN_DIR DATA.csv
+//! ebm-lab sweep CONFIG.toml --seeds 0,1,2 [--grid key=v1,v2 ...] [--jobs N]
 //! ebm-lab demo [--quick] [--configs DIR] [--runs-dir DIR]
 //! ebm-lab check CONFIG.toml ...
 //! ```
@@ -11,8 +15,8 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use ebm_lab::demo::{plot_locations, summary_table};
-use ebm_lab::{demo, DemoOptions, ProgressMode, RunConfig, RunOptions};
-use std::path::PathBuf;
+use ebm_lab::{demo, DemoOptions, ProgressMode, Resume, RunConfig, RunOptions, TrainedRun};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Runs energy-based-model experiments described by TOML configs.
@@ -29,7 +33,13 @@ enum Command {
     /// checkpoint, plots).
     Run {
         /// The config file.
-        config: PathBuf,
+        #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+        config: Option<PathBuf>,
+        /// Continue training from a finished run's checkpoint, with its config (and any
+        /// --set), into a new run folder that records where it came from. The optimiser's
+        /// state starts afresh.
+        #[arg(long, value_name = "RUN_DIR")]
+        resume: Option<PathBuf>,
         /// Override a value of the config, e.g. --set train.epochs=5 (repeatable; the value
         /// is read as TOML).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -40,6 +50,45 @@ enum Command {
         /// No progress output.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Predict every row of a CSV file with a finished run's model: one output row per input
+    /// row (classifiers: label, energies, calibrated probabilities; continuous answers: best
+    /// y, its energy, the prediction set).
+    Predict {
+        /// The run folder (runs/<name>/<timestamp>).
+        run_dir: PathBuf,
+        /// The rows: a header with the model's feature columns, in order (the target column
+        /// may be there too).
+        input: PathBuf,
+        /// Write the table here (atomically) instead of to stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Measure a finished run on new labelled rows; writes RUN_DIR/eval-<timestamp>.json
+    /// (the run's own metrics.json stays as it is) and prints the metrics.
+    Eval {
+        /// The run folder (runs/<name>/<timestamp>).
+        run_dir: PathBuf,
+        /// The labelled rows: the model's feature columns and the target column.
+        data: PathBuf,
+    },
+    /// Run a config over seeds and a grid of values, then summarise mean ± std per grid point
+    /// under runs/<name>/sweeps/<timestamp>/.
+    Sweep {
+        /// The config file.
+        config: PathBuf,
+        /// Seeds, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+        seeds: Vec<u64>,
+        /// A grid axis, key=v1,v2,... (repeatable; every combination runs).
+        #[arg(long = "grid", value_name = "KEY=V1,V2")]
+        grid: Vec<String>,
+        /// Runs at a time, each its own process.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// The folder that holds the report folders.
+        #[arg(long, value_name = "DIR", default_value = "runs")]
+        runs_dir: PathBuf,
     },
     /// Run the suite of configs/ and print a summary table.
     Demo {
@@ -76,10 +125,30 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             config,
+            resume,
             overrides,
             runs_dir,
             quiet,
-        } => run_command(&config, &overrides, runs_dir, quiet),
+        } => run_command(
+            config.as_deref(),
+            resume.as_deref(),
+            &overrides,
+            runs_dir,
+            quiet,
+        ),
+        Command::Predict {
+            run_dir,
+            input,
+            out,
+        } => predict_command(&run_dir, &input, out.as_deref()),
+        Command::Eval { run_dir, data } => eval_command(&run_dir, &data),
+        Command::Sweep {
+            config,
+            seeds,
+            grid,
+            jobs,
+            runs_dir,
+        } => sweep_command(config, seeds, &grid, jobs, runs_dir),
         Command::Demo {
             quick,
             configs,
@@ -135,7 +204,8 @@ fn describe(error: &anyhow::Error) -> String {
 }
 
 fn run_command(
-    path: &std::path::Path,
+    config: Option<&Path>,
+    resume: Option<&Path>,
     overrides: &[String],
     runs_dir: PathBuf,
     quiet: bool,
@@ -147,6 +217,27 @@ fn run_command(
     if quiet {
         options.progress = ProgressMode::Quiet;
     }
+    let (path, resume) = match (config, resume) {
+        (Some(path), None) => (path.to_path_buf(), None),
+        (None, Some(dir)) => {
+            for file in ["config.toml", "model.safetensors"] {
+                if !dir.join(file).is_file() {
+                    bail!(
+                        "run folder {}: has no {file}, so it cannot be resumed",
+                        dir.display()
+                    );
+                }
+            }
+            let resume = Resume {
+                dir: dir.to_path_buf(),
+                checkpoint: dir.join("model.safetensors"),
+            };
+            (dir.join("config.toml"), Some(resume))
+        }
+        _ => bail!("give a config file or --resume RUN_DIR"),
+    };
+    options.resume = resume;
+    let path = path.as_path();
     let loaded = RunConfig::load_with(path, overrides)?;
     let outcome = ebm_lab::run(&loaded, &options)
         .with_context(|| format!("run {} failed", path.display()))?;
@@ -182,6 +273,88 @@ fn run_command(
         outcome.files.join(",")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn predict_command(run_dir: &Path, input: &Path, out: Option<&Path>) -> Result<ExitCode> {
+    let run = TrainedRun::load(run_dir)?;
+    let table = run
+        .predict_csv(input)
+        .with_context(|| format!("predict {}", input.display()))?;
+    match out {
+        Some(path) => {
+            table.write(path)?;
+            eprintln!("{} rows predicted: {}", table.rows.len(), path.display());
+        }
+        None => {
+            let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
+            writer.write_record(&table.header)?;
+            for row in &table.rows {
+                writer.write_record(row)?;
+            }
+            writer.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval_command(run_dir: &Path, data: &Path) -> Result<ExitCode> {
+    let run = TrainedRun::load(run_dir)?;
+    let metrics = run
+        .evaluate_csv(data)
+        .with_context(|| format!("eval {}", data.display()))?;
+    let stamp = ebm_lab::report::utc_stamp(std::time::SystemTime::now());
+    let path = (1..)
+        .map(|i| match i {
+            1 => run_dir.join(format!("eval-{stamp}.json")),
+            i => run_dir.join(format!("eval-{stamp}-{i}.json")),
+        })
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| run_dir.join(format!("eval-{stamp}.json")));
+    let record = serde_json::json!({
+        "data": std::path::absolute(data).unwrap_or_else(|_| data.to_path_buf()).display().to_string(),
+        "evaluated_utc": ebm_lab::report::utc_rfc3339(std::time::SystemTime::now()),
+        "metrics": metrics,
+    });
+    let tmp = tempfile::NamedTempFile::new_in(run_dir)?;
+    std::fs::write(tmp.path(), serde_json::to_string_pretty(&record)? + "\n")?;
+    tmp.persist_noclobber(&path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{} on {}:", run_dir.display(), data.display());
+    for (name, value) in &metrics {
+        println!("  {name:<26} {value:.6}");
+    }
+    println!("written: {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sweep_command(
+    config: PathBuf,
+    seeds: Vec<u64>,
+    grid: &[String],
+    jobs: usize,
+    runs_dir: PathBuf,
+) -> Result<ExitCode> {
+    let grid = grid
+        .iter()
+        .map(|g| ebm_lab::sweep::parse_grid(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = ebm_lab::sweep::SweepOptions {
+        config,
+        seeds,
+        grid,
+        jobs,
+        runs_dir,
+        program: std::env::current_exe().context("cannot find the ebm-lab program")?,
+    };
+    let report = ebm_lab::sweep::sweep(&options)?;
+    print!("{}", report.markdown);
+    println!("\nsummary: {}", report.dir.display());
+    Ok(if report.runs.iter().all(|r| r.outcome.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn demo_command(quick: bool, configs_dir: PathBuf, runs_dir: PathBuf) -> Result<ExitCode> {
@@ -271,9 +444,67 @@ mod tests {
     }
 
     #[test]
+    fn resume_predict_eval_and_sweep_parse() {
+        let Ok(Command::Run {
+            config,
+            resume,
+            overrides,
+            ..
+        }) = parse(&["run", "--resume", "runs/a/1", "--set", "train.epochs=5"])
+        else {
+            panic!("a resumed run")
+        };
+        assert_eq!((config, resume), (None, Some(PathBuf::from("runs/a/1"))));
+        assert_eq!(overrides, ["train.epochs=5"]);
+        assert!(parse(&["run", "c.toml", "--resume", "runs/a/1"]).is_err());
+        assert!(parse(&["run"]).is_err());
+        let Ok(Command::Predict {
+            run_dir,
+            input,
+            out,
+        }) = parse(&["predict", "runs/a/1", "new.csv", "--out", "p.csv"])
+        else {
+            panic!("predict")
+        };
+        assert_eq!(
+            (run_dir, input, out),
+            ("runs/a/1".into(), "new.csv".into(), Some("p.csv".into()))
+        );
+        assert!(parse(&["predict", "runs/a/1"]).is_err());
+        assert!(matches!(
+            parse(&["eval", "r", "d.csv"]),
+            Ok(Command::Eval { .. })
+        ));
+        let Ok(Command::Sweep {
+            seeds, grid, jobs, ..
+        }) = parse(&[
+            "sweep",
+            "c.toml",
+            "--seeds",
+            "3,4",
+            "--grid",
+            "train.epochs=1,2",
+            "--jobs",
+            "2",
+        ])
+        else {
+            panic!("sweep")
+        };
+        assert_eq!(
+            (seeds, grid, jobs),
+            (vec![3, 4], vec!["train.epochs=1,2".to_string()], 2)
+        );
+        let Ok(Command::Sweep { seeds, .. }) = parse(&["sweep", "c.toml"]) else {
+            panic!("sweep")
+        };
+        assert_eq!(seeds, [0, 1, 2]);
+    }
+
+    #[test]
     fn run_takes_a_config_repeated_sets_and_its_flags() {
         let Command::Run {
             config,
+            resume,
             overrides,
             runs_dir,
             quiet,
@@ -291,7 +522,8 @@ mod tests {
         else {
             panic!("a run command")
         };
-        assert_eq!(config, PathBuf::from("configs/binary.toml"));
+        assert_eq!(config, Some(PathBuf::from("configs/binary.toml")));
+        assert_eq!(resume, None);
         assert_eq!(overrides, ["train.epochs=3", "loss.margin=0.5"]);
         assert_eq!(runs_dir, PathBuf::from("out"));
         assert!(quiet);

@@ -27,8 +27,14 @@ pub struct Metrics {
     pub seed: u64,
     /// Rows trained on.
     pub n_train: i64,
+    /// Training rows held out to calibrate β (classifiers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_calibration: Option<usize>,
     /// Rows held out.
     pub n_test: i64,
+    /// Rows of the file left out for a missing cell (`missing = "drop_rows"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_dropped: Option<usize>,
     /// Classes found in the data (classification and binary data; `labels.json` has their
     /// names in the order of the model's indices).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,7 +2,8 @@
 //!
 //! The report goes to `<runs>/<name>/<timestamp>/` (UTC, `YYYYMMDD-HHMMSS`; `-2`, `-3`, … when
 //! that folder exists): `config.toml` (resolved), `metrics.json`, `history.csv`,
-//! `model.safetensors`, `run.json` (time, machine settings) and PNG plots: `curves.png` always,
+//! `model.safetensors`, `scaler.json` (the fitted scalers), `labels.json` (classes),
+//! `predictions.csv` (the five architectures), `run.json` (time, machine settings) and PNG plots: `curves.png` always,
 //! `energy_landscape.png` for 1-D x and y, `decision_regions.png` for 2-D classification,
 //! `density.png` for 2-D densities. Everything is written to a temporary folder beside it and
 //! renamed into place at the end; a run that fails leaves nothing behind.
@@ -11,10 +12,11 @@ use crate::config::read::LoadedConfig;
 use crate::error::RunError;
 use crate::evaluate::training_curves;
 use crate::experiment::{RunContext, Split};
+use crate::preprocess::Preprocess;
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{utc_rfc3339, utc_stamp, write_history, Metrics, RunFolder, COLLAPSE_RATIO};
 use ebm_arch::History;
-use ebm_data::{split, TargetKind};
+use ebm_data::{split_rows, TargetKind};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
@@ -26,6 +28,17 @@ pub struct RunOptions {
     pub runs_dir: PathBuf,
     /// Progress bar, plain lines or nothing.
     pub progress: ProgressMode,
+    /// Start from a finished run's checkpoint (`run --resume RUN_DIR`).
+    pub resume: Option<Resume>,
+}
+
+/// Where a resumed run starts from.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The run folder it continues.
+    pub dir: PathBuf,
+    /// Its checkpoint.
+    pub checkpoint: PathBuf,
 }
 
 impl Default for RunOptions {
@@ -33,6 +46,7 @@ impl Default for RunOptions {
         RunOptions {
             runs_dir: PathBuf::from("runs"),
             progress: ProgressMode::Auto,
+            resume: None,
         }
     }
 }
@@ -70,15 +84,28 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
 
     tch::set_num_threads(config.threads as i32);
     tch::manual_seed(config.seed as i64);
-    let data = config.data.source.generate(config.seed)?;
+    let loaded_data = config.data.source.load(config.seed)?;
+    let data = loaded_data.dataset;
     config.check_targets(data.kind)?;
     config.check_rows(data.len() as usize)?;
-    let (train_cpu, test_cpu) = split(&data, config.data.test_fraction, config.seed)?;
+    let rows = split_rows(
+        &data,
+        config.data.test_fraction,
+        config.seed,
+        config.data.stratify,
+    )?;
+    // The scalers see the training rows only; every other row goes through them unchanged.
+    let preprocess = Preprocess::fit(&config.data, &data.select(&rows.train)?)?;
+    let all_cpu = preprocess.apply(&data)?;
+    let train_cpu = all_cpu.select(&rows.train)?;
+    let test_cpu = all_cpu.select(&rows.test)?;
     let split_data = Split {
         train: train_cpu.to_device(device),
         test: test_cpu.to_device(device),
         train_cpu,
-        all_cpu: data,
+        all_cpu,
+        rows,
+        preprocess,
         device,
     };
     let progress = Progress::new(options.progress, &config.name, config.train.epochs);
@@ -92,10 +119,12 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         data: &split_data,
         folder: &folder,
         progress: &progress,
+        resume: options.resume.as_ref().map(|r| r.checkpoint.as_path()),
     };
     let trained = config.model.experiment().run(&context)?;
     let train_seconds = train_clock.elapsed().as_secs_f64();
 
+    let calibration_rows = trained.calibration_rows;
     let history = trained.history;
     let last = history.last();
     let spread_ratio = history.spread_ratio();
@@ -109,8 +138,10 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         loss: config.loss.kind_name().into(),
         data: config.data.source.kind_name().into(),
         seed: config.seed,
-        n_train: split_data.train.len(),
+        n_train: split_data.train.len() - calibration_rows as i64,
+        n_calibration: (calibration_rows > 0).then_some(calibration_rows),
         n_test: split_data.test.len(),
+        n_dropped: (loaded_data.dropped_rows > 0).then_some(loaded_data.dropped_rows),
         n_classes: (!split_data.all_cpu.class_names.is_empty())
             .then_some(split_data.all_cpu.class_names.len()),
         epochs: history.epochs.len(),
@@ -148,6 +179,10 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
             serde_json::to_string_pretty(&labels).unwrap_or_default() + "\n",
         )?;
     }
+    write(
+        "scaler.json",
+        serde_json::to_string_pretty(&split_data.preprocess).unwrap_or_default() + "\n",
+    )?;
     let history_path = folder.file("history.csv");
     write_history(&history_path, &history).map_err(RunError::io(&history_path))?;
     training_curves(&folder.file("curves.png"), &history, trained.gap_title)?;
@@ -160,6 +195,7 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         "overrides": loaded.overrides,
         "device": format!("{device:?}"),
         "threads": config.threads,
+        "resumed_from": options.resume.as_ref().map(|r| r.dir.display().to_string()),
         "ebm_lab_version": env!("CARGO_PKG_VERSION"),
     });
     write(

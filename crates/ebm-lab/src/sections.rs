@@ -3,23 +3,61 @@
 //! `ebm-arch`'s [`ebm_arch::TrainConfig`]; the whole config is [`crate::config::RunConfig`].
 
 use ebm_contrastive::ObjectiveConfig;
-use ebm_data::DataConfig;
+use ebm_data::{CsvTask, DataConfig, ScaleKind};
 use ebm_loss::LossConfig;
 use serde::de::{DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// The `[data]` table: a [`DataConfig`] (its `kind` and fields) plus `test_fraction`.
+/// The `[data]` table: a [`DataConfig`] (its `kind` and fields) plus how the run splits and
+/// scales it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataSection {
-    /// The generator or CSV file.
+    /// The generator or table.
     pub source: DataConfig,
     /// Share of the rows held out for testing, in [0, 1) (default 0.2).
     pub test_fraction: f64,
+    /// Feature scaling, fitted on the training rows (default `standard` for tables, `none` for
+    /// generators).
+    pub scale: ScaleKind,
+    /// Target scaling of real-valued targets (default `standard` for tables with a regression
+    /// target, `none` otherwise); metrics and predictions are in the user's units.
+    pub target_scale: ScaleKind,
+    /// Whether classification targets split by class, every class on both sides (default true).
+    pub stratify: bool,
 }
 
 /// Default share of the test set.
 pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
+
+/// The keys of the `[data]` table that are the run's, not the data source's.
+pub const SECTION_KEYS: &[&str] = &["test_fraction", "scale", "target_scale", "stratify"];
+
+impl DataSection {
+    /// The section of `source` with every other key at its default.
+    pub fn of(source: DataConfig) -> DataSection {
+        let (scale, target_scale) = default_scales(&source);
+        DataSection {
+            source,
+            test_fraction: DEFAULT_TEST_FRACTION,
+            scale,
+            target_scale,
+            stratify: true,
+        }
+    }
+}
+
+/// The default (feature, target) scaling of a source: tables are standardised (features, and a
+/// regression target), generated data is used as generated.
+fn default_scales(source: &DataConfig) -> (ScaleKind, ScaleKind) {
+    match source.table_target() {
+        Some((_, CsvTask::Regression)) => (ScaleKind::Standard, ScaleKind::Standard),
+        Some((_, CsvTask::Classification | CsvTask::Binary)) => {
+            (ScaleKind::Standard, ScaleKind::None)
+        }
+        None => (ScaleKind::None, ScaleKind::None),
+    }
+}
 
 impl Serialize for DataSection {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -28,18 +66,33 @@ impl Serialize for DataSection {
             #[serde(flatten)]
             source: &'a DataConfig,
             test_fraction: f64,
+            scale: ScaleKind,
+            target_scale: ScaleKind,
+            stratify: bool,
         }
         Flat {
             source: &self.source,
             test_fraction: self.test_fraction,
+            scale: self.scale,
+            target_scale: self.target_scale,
+            stratify: self.stratify,
         }
         .serialize(serializer)
     }
 }
 
+/// The run's keys of the `[data]` table, as read.
+#[derive(Default)]
+struct SectionKeys {
+    test_fraction: Option<f64>,
+    scale: Option<ScaleKind>,
+    target_scale: Option<ScaleKind>,
+    stratify: Option<bool>,
+}
+
 impl<'de> Deserialize<'de> for DataSection {
-    /// Takes `test_fraction` out of the table and hands every other key to [`DataConfig`],
-    /// field by field, so that its errors keep their positions.
+    /// Takes the run's keys ([`SECTION_KEYS`]) out of the table and hands every other key to
+    /// [`DataConfig`], field by field, so that its errors keep their positions.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct SectionVisitor;
         impl<'de> Visitor<'de> for SectionVisitor {
@@ -48,16 +101,20 @@ impl<'de> Deserialize<'de> for DataSection {
                 f.write_str("a data table with a `kind`")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DataSection, A::Error> {
-                let mut test_fraction = None;
+                let mut keys = SectionKeys::default();
                 let source = DataConfig::deserialize(
-                    serde::de::value::MapAccessDeserializer::new(WithoutTestFraction {
+                    serde::de::value::MapAccessDeserializer::new(WithoutSectionKeys {
                         inner: map,
-                        test_fraction: &mut test_fraction,
+                        keys: &mut keys,
                     }),
                 )?;
+                let (scale, target_scale) = default_scales(&source);
                 Ok(DataSection {
                     source,
-                    test_fraction: test_fraction.unwrap_or(DEFAULT_TEST_FRACTION),
+                    test_fraction: keys.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION),
+                    scale: keys.scale.unwrap_or(scale),
+                    target_scale: keys.target_scale.unwrap_or(target_scale),
+                    stratify: keys.stratify.unwrap_or(true),
                 })
             }
         }
@@ -65,13 +122,13 @@ impl<'de> Deserialize<'de> for DataSection {
     }
 }
 
-/// A map that reads `test_fraction` aside and passes the other keys on.
-struct WithoutTestFraction<'a, A> {
+/// A map that reads the run's keys aside and passes the other keys on.
+struct WithoutSectionKeys<'a, A> {
     inner: A,
-    test_fraction: &'a mut Option<f64>,
+    keys: &'a mut SectionKeys,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutTestFraction<'_, A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutSectionKeys<'_, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -82,7 +139,14 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutTestFraction<'_, A> {
             match self.inner.next_key::<String>()? {
                 None => return Ok(None),
                 Some(key) if key == "test_fraction" => {
-                    *self.test_fraction = Some(self.inner.next_value()?);
+                    self.keys.test_fraction = Some(self.inner.next_value()?);
+                }
+                Some(key) if key == "scale" => self.keys.scale = Some(self.inner.next_value()?),
+                Some(key) if key == "target_scale" => {
+                    self.keys.target_scale = Some(self.inner.next_value()?);
+                }
+                Some(key) if key == "stratify" => {
+                    self.keys.stratify = Some(self.inner.next_value()?);
                 }
                 Some(key) => {
                     let key: serde::de::value::StringDeserializer<A::Error> =
@@ -184,6 +248,12 @@ pub struct EvalConfig {
     pub samples: usize,
     /// Density models: steps of those chains (≥ 1; longer than in training).
     pub sample_steps: usize,
+    /// Classifiers: the share of the training rows held out (stratified) to fit β of the Gibbs
+    /// probabilities P(y|x) ∝ e^(−βE) by their NLL, in [0, 1); 0 keeps β = 1 and every
+    /// training row for training.
+    pub calibration_fraction: f64,
+    /// Classifiers: equal-width confidence bins of the expected calibration error (≥ 1).
+    pub calibration_bins: usize,
 }
 
 impl Default for EvalConfig {
@@ -196,6 +266,8 @@ impl Default for EvalConfig {
             plot_predictions: 25,
             samples: 500,
             sample_steps: 100,
+            calibration_fraction: 0.1,
+            calibration_bins: 15,
         }
     }
 }

@@ -25,15 +25,30 @@ fn files_of(dir: &Path) -> Vec<String> {
 #[test]
 fn tiny_runs_write_every_report_file() {
     let runs = TempDir::new("report");
-    for (file, plot, labels) in [
-        ("binary.toml", Some("decision_regions.png"), true),
+    // (config, its plot, labels.json, predictions.csv, calibration.png)
+    for (file, plot, labels, predictions, calibration) in [
+        (
+            "binary.toml",
+            Some("decision_regions.png"),
+            true,
+            true,
+            true,
+        ),
         (
             "implicit_regression.toml",
             Some("energy_landscape.png"),
             false,
+            true,
+            false,
         ),
-        ("contrastive_divergence.toml", Some("density.png"), false),
-        ("ntxent.toml", None, true),
+        (
+            "contrastive_divergence.toml",
+            Some("density.png"),
+            false,
+            false,
+            false,
+        ),
+        ("ntxent.toml", None, true, false, false),
     ] {
         let loaded = tiny(file, &[]);
         let outcome = run_in(&loaded, runs.path()).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -44,10 +59,17 @@ fn tiny_runs_write_every_report_file() {
             "metrics.json",
             "model.safetensors",
             "run.json",
+            "scaler.json",
         ];
         expected.extend(plot);
-        if labels {
-            expected.push("labels.json");
+        for (present, name) in [
+            (labels, "labels.json"),
+            (predictions, "predictions.csv"),
+            (calibration, "calibration.png"),
+        ] {
+            if present {
+                expected.push(name);
+            }
         }
         expected.sort();
         assert_eq!(files_of(&outcome.dir), expected, "{file}");
@@ -142,7 +164,9 @@ fn the_same_config_and_seed_give_an_identical_metrics_file() {
 fn a_csv_config_runs_end_to_end() {
     let runs = TempDir::new("csv");
     let outcome = run_in(&tiny("csv_example.toml", &[]), runs.path()).expect("runs");
-    assert_eq!((outcome.metrics.n_train, outcome.metrics.n_test), (120, 30));
+    // 150 rows: 30 test rows (10 of each species), 12 of the other 120 calibrate β.
+    assert_eq!((outcome.metrics.n_train, outcome.metrics.n_test), (108, 30));
+    assert_eq!(outcome.metrics.n_calibration, Some(12));
     assert_eq!(outcome.metrics.data, "csv");
     assert!(outcome.files.contains(&"decision_regions.png".to_string()));
 
@@ -163,7 +187,11 @@ fn a_csv_config_runs_end_to_end() {
     );
     let loaded = RunConfig::load_with(&config, &[]).expect("loads");
     let outcome = run_in(&loaded, runs.path()).expect("runs");
-    assert_eq!(outcome.metrics.n_train + outcome.metrics.n_test, 40);
+    let calibration = outcome.metrics.n_calibration.unwrap_or(0) as i64;
+    assert_eq!(
+        outcome.metrics.n_train + calibration + outcome.metrics.n_test,
+        40
+    );
 }
 
 #[test]

@@ -592,6 +592,164 @@ pub fn plot_decision_regions(
 // ---------------------------------------------------------------------------------------------
 // Drawing helpers.
 
+/// One line of a chart over a numeric x axis: points (x, y) with an optional half-width of an
+/// error bar at each (NaN or 0: none). Non-finite y leaves the point out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Legend entry.
+    pub label: String,
+    /// (x, y, error) per point, in drawing order.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// A reliability diagram: for each series (say, before and after calibration), the accuracy
+/// of each confidence bin against its mean confidence, with the diagonal of perfect calibration.
+/// Both axes span [0, 1]; the points are (confidence, accuracy, unused).
+pub fn plot_reliability(path: &Path, title: &str, series: &[Series]) -> Result<()> {
+    if series
+        .iter()
+        .all(|s| s.points.iter().all(|p| !p.1.is_finite()))
+    {
+        return Err(PlotError::InvalidInput(
+            "a reliability diagram needs at least one non-empty bin".into(),
+        ));
+    }
+    let labels = Labels::new(title, "confidence (largest P(y|x))", "accuracy");
+    let diagonal = Series {
+        label: "perfect calibration".into(),
+        points: vec![(0.0, 0.0, f64::NAN), (1.0, 1.0, f64::NAN)],
+    };
+    render(path, (WIDTH, HEIGHT), |root, text| {
+        draw_series_chart(
+            root,
+            &labels,
+            ((0.0, 1.0), (0.0, 1.0)),
+            Some(&diagonal),
+            series,
+            None,
+            text,
+        )
+    })
+}
+
+/// A line chart of series over a numeric axis with error bars, the axes fitted to the points
+/// (and error bars). `x_ticks`, when given, labels the x positions 0, 1, 2, ... by name
+/// (a grid of non-numeric values).
+pub fn plot_series(
+    path: &Path,
+    labels: &Labels,
+    series: &[Series],
+    x_ticks: Option<&[String]>,
+) -> Result<()> {
+    let finite: Vec<(f64, f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
+    if finite.is_empty() {
+        return Err(PlotError::InvalidInput(format!(
+            "{:?}: no finite point to plot",
+            labels.title
+        )));
+    }
+    let x = padded_range(finite.iter().map(|p| p.0));
+    let err = |p: &(f64, f64, f64)| if p.2.is_finite() { p.2.abs() } else { 0.0 };
+    let y = padded_range(finite.iter().flat_map(|p| [p.1 - err(p), p.1 + err(p)]));
+    render(path, (WIDTH, HEIGHT), |root, text| {
+        draw_series_chart(root, labels, (x, y), None, series, x_ticks, text)
+    })
+}
+
+fn draw_series_chart(
+    root: &Area,
+    labels: &Labels,
+    ((x_lo, x_hi), (y_lo, y_hi)): ((f64, f64), (f64, f64)),
+    reference: Option<&Series>,
+    series: &[Series],
+    x_ticks: Option<&[String]>,
+    text: bool,
+) -> DrawResult {
+    let mut builder = ChartBuilder::on(root);
+    builder.margin(16);
+    if text {
+        builder
+            .caption(&labels.title, (FONT, 20))
+            .x_label_area_size(45)
+            .y_label_area_size(70);
+    }
+    let mut chart = builder.build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)?;
+    if text {
+        let ticks = x_ticks.map(<[String]>::to_vec);
+        let x_format = tick_format(x_lo, x_hi);
+        chart
+            .configure_mesh()
+            .x_desc(&labels.x)
+            .y_desc(&labels.y)
+            .x_label_formatter(&|v| match &ticks {
+                Some(names) if (v - v.round()).abs() < 1e-9 && v.round() >= 0.0 => {
+                    names.get(v.round() as usize).cloned().unwrap_or_default()
+                }
+                Some(_) => String::new(),
+                None => x_format(v),
+            })
+            .y_label_formatter(&tick_format(y_lo, y_hi))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
+            .light_line_style(TRANSPARENT)
+            .draw()?;
+    } else {
+        draw_frame(&chart)?;
+    }
+    if let Some(reference) = reference {
+        let style = ShapeStyle::from(RGBColor(150, 150, 150)).stroke_width(1);
+        let series = chart.draw_series(LineSeries::new(
+            reference.points.iter().map(|p| (p.0, p.1)),
+            style,
+        ))?;
+        if text {
+            series
+                .label(&reference.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+    }
+    for (k, s) in series.iter().enumerate() {
+        let color = class_color(k);
+        let style = ShapeStyle::from(color).stroke_width(2);
+        let points: Vec<(f64, f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        let line = chart.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), style))?;
+        if text {
+            line.label(&s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        chart.draw_series(
+            points
+                .iter()
+                .map(|p| Circle::new((p.0, p.1), 4, color.filled())),
+        )?;
+        chart.draw_series(
+            points
+                .iter()
+                .filter(|p| p.2.is_finite() && p.2 > 0.0)
+                .map(|p| PathElement::new(vec![(p.0, p.1 - p.2), (p.0, p.1 + p.2)], style)),
+        )?;
+    }
+    if text {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 14))
+            .draw()?;
+    }
+    Ok(())
+}
+
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 type Chart<'a, 'b> = ChartContext<
     'a,
@@ -983,6 +1141,48 @@ mod tests {
         ] {
             assert!(matches!(bad, Err(PlotError::InvalidInput(_))));
         }
+    }
+
+    #[test]
+    fn reliability_and_series_charts_write_pngs_and_refuse_nothing_to_draw() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("calibration.png");
+        let before = Series {
+            label: "β = 1, ECE 0.12".into(),
+            points: vec![
+                (0.35, 0.5, f64::NAN),
+                (0.75, 0.9, f64::NAN),
+                (f64::NAN, f64::NAN, f64::NAN),
+            ],
+        };
+        let after = Series {
+            label: "β = 2.3, ECE 0.02".into(),
+            points: vec![(0.55, 0.5, f64::NAN), (0.92, 0.9, f64::NAN)],
+        };
+        plot_reliability(&path, "digits: reliability", &[before, after]).expect("plots");
+        assert_eq!(read_png(&path).dimensions(), (WIDTH, HEIGHT));
+        let empty = Series {
+            label: "none".into(),
+            points: vec![(f64::NAN, f64::NAN, f64::NAN)],
+        };
+        let bad = dir.path().join("bad.png");
+        assert!(plot_reliability(&bad, "t", std::slice::from_ref(&empty)).is_err());
+        let sweep = dir.path().join("sweep.png");
+        let s = Series {
+            label: "test_accuracy".into(),
+            points: vec![(0.0, 0.9, 0.01), (1.0, 0.95, 0.02), (2.0, 0.97, f64::NAN)],
+        };
+        let ticks = ["a".to_string(), "b".to_string(), "c".to_string()];
+        plot_series(
+            &sweep,
+            &Labels::new("sweep", "lr", "accuracy"),
+            &[s],
+            Some(&ticks),
+        )
+        .expect("plots");
+        assert!(read_png(&sweep).dimensions() == (WIDTH, HEIGHT));
+        assert!(plot_series(&bad, &Labels::new("t", "x", "y"), &[empty], None).is_err());
+        assert_only(dir.path(), &["calibration.png", "sweep.png"]);
     }
 
     #[test]

@@ -165,6 +165,18 @@ impl RunConfig {
                 format!("must be in [0, 1), got {f}"),
             ));
         }
+        if self.data.target_scale != ebm_data::ScaleKind::None
+            && Targets::of_data(&self.data.source) != Targets::Regression
+        {
+            return Err(ConfigError::invalid(
+                "data.target_scale",
+                format!(
+                    "scales real-valued targets; data kind \"{}\" gives {} (use \"none\")",
+                    self.data.source.kind_name(),
+                    Targets::of_data(&self.data.source).describe()
+                ),
+            ));
+        }
         if let Some(n) = self.data.source.rows() {
             self.check_rows(n)?;
         }
@@ -254,11 +266,18 @@ impl RunConfig {
                 format!("must be finite and >= 0, got {}", e.energy_window),
             ));
         }
+        if !(0.0..1.0).contains(&e.calibration_fraction) {
+            return Err(ConfigError::invalid(
+                "eval.calibration_fraction",
+                format!("must be in [0, 1), got {}", e.calibration_fraction),
+            ));
+        }
         for (name, v, min, max) in [
             ("plot_grid", e.plot_grid, 2, MAX_PLOT_GRID),
             ("plot_predictions", e.plot_predictions, 1, MAX_PLOT_GRID),
             ("samples", e.samples, 1, 10_000_000),
             ("sample_steps", e.sample_steps, 1, 100_000_000),
+            ("calibration_bins", e.calibration_bins, 1, 1000),
         ] {
             if v < min || v > max {
                 return Err(ConfigError::invalid(
@@ -343,7 +362,11 @@ impl RunConfig {
             DataConfig::Spirals(c) => c.n = c.n.min(N),
             DataConfig::Rings(c) => c.n = c.n.min(N),
             DataConfig::EightGaussians(c) => c.n = c.n.min(N),
-            DataConfig::Csv(_) => {}
+            // Tables keep their rows: the real sets are small, and two epochs are quick.
+            DataConfig::Csv(_)
+            | DataConfig::Iris(_)
+            | DataConfig::Digits(_)
+            | DataConfig::Diabetes(_) => {}
         }
         self.train.epochs = self.train.epochs.min(2);
         self.model.experiment_mut().shrink(&self.train);

@@ -51,6 +51,16 @@ impl RunConfig {
         })
     }
 
+    /// Reads and parses a run folder's `config.toml` without checking it against this machine
+    /// (its CSV file need not exist any more: `predict` and `eval` read other files).
+    pub fn read_resolved(path: &Path) -> Result<RunConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        deserialize(&text).map_err(|e| in_file(e, Some(path), &text))
+    }
+
     /// Parses and checks config text.
     pub fn parse(text: &str) -> Result<RunConfig, ConfigError> {
         Self::parse_in(text, None)

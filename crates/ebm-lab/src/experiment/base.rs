@@ -2,12 +2,14 @@
 //! data split, the run's context and what training produced.
 
 use crate::error::RunError;
+use crate::preprocess::Preprocess;
 use crate::progress::Progress;
 use crate::report::RunFolder;
 use crate::sections::{EvalConfig, LossSection};
-use ebm_arch::{History, TrainConfig};
-use ebm_data::{CsvTask, DataConfig, Dataset, TargetKind};
+use ebm_arch::{Architecture, History, TrainConfig};
+use ebm_data::{CsvTask, DataConfig, Dataset, SplitRows, TargetKind};
 use std::collections::BTreeMap;
+use std::path::Path;
 use tch::Device;
 
 /// What a model trains on, as far as the config tells it.
@@ -39,10 +41,13 @@ impl Targets {
             },
             DataConfig::Blobs(_) | DataConfig::Spirals(_) => Targets::Classes,
             DataConfig::Rings(_) | DataConfig::EightGaussians(_) => Targets::Density,
-            DataConfig::Csv(c) => match c.task {
-                CsvTask::Regression => Targets::Regression,
-                CsvTask::Classification => Targets::Classes,
-                CsvTask::Binary => Targets::Binary,
+            DataConfig::Csv(_)
+            | DataConfig::Iris(_)
+            | DataConfig::Digits(_)
+            | DataConfig::Diabetes(_) => match data.table_target().map(|(_, task)| task) {
+                Some(CsvTask::Regression) | None => Targets::Regression,
+                Some(CsvTask::Classification) => Targets::Classes,
+                Some(CsvTask::Binary) => Targets::Binary,
             },
         }
     }
@@ -60,9 +65,9 @@ impl Targets {
     /// In words, with the data kinds that give them.
     pub fn describe(self) -> &'static str {
         match self {
-            Targets::Regression => "real-valued targets (sine, two_branch, parabola, circle, latent_mixture, or csv with task = \"regression\")",
+            Targets::Regression => "real-valued targets (sine, two_branch, parabola, circle, latent_mixture, diabetes, or csv with task = \"regression\")",
             Targets::Binary => "labels -1/+1 (two_moons, or csv with task = \"binary\")",
-            Targets::Classes => "class labels (blobs, spirals, two_moons with labels = \"indices\", or csv with task = \"classification\")",
+            Targets::Classes => "class labels (blobs, spirals, iris, digits, two_moons with labels = \"indices\", or csv with task = \"classification\")",
             Targets::Density => "density samples (rings, eight_gaussians)",
         }
     }
@@ -101,7 +106,8 @@ impl Losses {
     }
 }
 
-/// The data of a run: the split on the run's device, and CPU copies for plots.
+/// The data of a run as the model sees it (scaled by [`Preprocess`]): the split on the run's
+/// device, and CPU copies for plots and the predictions table.
 #[derive(Debug)]
 pub struct Split {
     /// The training rows, on the device.
@@ -110,10 +116,39 @@ pub struct Split {
     pub test: Dataset,
     /// The training rows on the CPU.
     pub train_cpu: Dataset,
-    /// Every row on the CPU.
+    /// Every row on the CPU, in the data's order.
     pub all_cpu: Dataset,
+    /// Which rows of `all_cpu` are training and test rows.
+    pub rows: SplitRows,
+    /// The scalers, fitted on the training rows.
+    pub preprocess: Preprocess,
     /// Where the model lives.
     pub device: Device,
+}
+
+/// The sizes a model is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    /// Width of x.
+    pub x: i64,
+    /// Width of y for real-valued targets (1 for labels).
+    pub y: i64,
+    /// Number of classes for class labels (2 otherwise).
+    pub classes: i64,
+}
+
+impl Dims {
+    /// The sizes of a data set.
+    pub fn of(data: &Dataset) -> Dims {
+        Dims {
+            x: data.x_dim(),
+            y: data.y_dim().unwrap_or(1),
+            classes: match data.kind {
+                TargetKind::Classes { n_classes } => n_classes,
+                TargetKind::Binary | TargetKind::Regression | TargetKind::Density => 2,
+            },
+        }
+    }
 }
 
 /// Everything an experiment's run reads.
@@ -134,6 +169,8 @@ pub struct RunContext<'a> {
     pub folder: &'a RunFolder,
     /// Progress display: call `epoch` from training and `finish` after it.
     pub progress: &'a Progress,
+    /// A checkpoint to start from instead of a fresh initialisation (`run --resume`).
+    pub resume: Option<&'a Path>,
 }
 
 impl RunContext<'_> {
@@ -152,6 +189,8 @@ pub struct Trained {
     pub metrics: BTreeMap<String, f64>,
     /// Title of the energy-gap panel of `curves.png`.
     pub gap_title: &'static str,
+    /// Training rows held out to calibrate β (not trained on).
+    pub calibration_rows: usize,
 }
 
 /// A model kind of the runner.
@@ -178,6 +217,14 @@ pub trait Experiment {
     /// Shrinks the searches and chains for a run of seconds (`demo --quick`, tests), after
     /// `train` was shrunk.
     fn shrink(&mut self, train: &TrainConfig);
+
+    /// The model of this kind for data of `dims`, untrained, to load a checkpoint into
+    /// (`ebm-lab predict`, `eval`); `None` for kinds that predict no answer (siamese, density).
+    fn architecture(
+        &self,
+        dims: Dims,
+        device: Device,
+    ) -> ebm_core::Result<Option<Box<dyn Architecture>>>;
 
     /// Builds, trains, evaluates and plots the model, and saves its checkpoint.
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError>;

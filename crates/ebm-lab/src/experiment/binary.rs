@@ -1,10 +1,12 @@
 //! `kind = "binary"`: architecture 3, E = −y·G(x) with y ∈ {−1, +1} (`ebm_arch::Binary`).
 
 use super::architecture::{run_classifier, CLASSIFIER_METRICS};
-use super::base::{Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
+use ebm_arch::Architecture;
 use ebm_arch::{ClassifierConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
+use tch::Device;
 
 /// The `[model]` table of `kind = "binary"`: G's layers.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -34,10 +36,15 @@ impl Experiment for BinaryConfig {
 
     fn shrink(&mut self, _train: &TrainConfig) {}
 
+    fn architecture(
+        &self,
+        dims: Dims,
+        device: Device,
+    ) -> ebm_core::Result<Option<Box<dyn Architecture>>> {
+        Ok(Some(Box::new(self.0.build_binary(dims.x, device)?)))
+    }
+
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
-        let model = self
-            .0
-            .build_binary(context.data.train.x_dim(), context.data.device)?;
-        run_classifier(context, &model)
+        run_classifier(context, self)
     }
 }

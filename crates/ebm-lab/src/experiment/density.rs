@@ -1,15 +1,17 @@
 //! `kind = "density"`: an energy E(y) over the data (`ebm_arch::DensityNet`) trained by
 //! contrastive divergence; measured by how close fresh Langevin samples come to the data.
 
-use super::base::{insert, Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{insert, Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use crate::evaluate::density_figure;
 use crate::sections::LossSection;
-use ebm_arch::{save_checkpoint, DensityConfig, DensityNet, TrainConfig};
+use ebm_arch::{
+    load_checkpoint, save_checkpoint, Architecture, DensityConfig, DensityNet, TrainConfig,
+};
 use ebm_contrastive::{Distance, ObjectiveConfig};
 use ebm_core::{EbmError, Energy};
 use std::collections::BTreeMap;
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The mean over the rows of `points [S, d]` of the distance to the nearest row of `data [N, d]`.
 pub fn mean_distance_to(points: &Tensor, data: &Tensor) -> ebm_core::Result<f64> {
@@ -55,6 +57,14 @@ impl Experiment for DensityConfig {
         self.replay.capacity = self.replay.capacity.min(train.batch_size.max(200));
     }
 
+    fn architecture(
+        &self,
+        _dims: Dims,
+        _device: Device,
+    ) -> ebm_core::Result<Option<Box<dyn Architecture>>> {
+        Ok(None)
+    }
+
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
         let LossSection::Method(ObjectiveConfig::ContrastiveDivergence(cd)) = context.loss else {
             return Err(EbmError::hyperparameter(
@@ -66,7 +76,10 @@ impl Experiment for DensityConfig {
         };
         let (data, eval) = (context.data, context.eval);
         let dim = data.train.y_dim().unwrap_or(2);
-        let net = DensityNet::new(dim, self, data.device)?;
+        let mut net = DensityNet::new(dim, self, data.device)?;
+        if let Some(checkpoint) = context.resume {
+            load_checkpoint(net.var_store_mut(), checkpoint)?;
+        }
         // The same noise starts the chains before and after training.
         let start = net.noise(eval.samples as i64)?;
         let untrained = net.sample(&start, eval.sample_steps)?;
@@ -120,6 +133,7 @@ impl Experiment for DensityConfig {
             history,
             metrics,
             gap_title: "Energy gap: noise − data",
+            calibration_rows: 0,
         })
     }
 }

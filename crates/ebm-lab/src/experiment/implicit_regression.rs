@@ -2,9 +2,11 @@
 //! set found by gradient descent with restarts (`ebm_arch::ImplicitRegression`).
 
 use super::architecture::{run_continuous, shrink_continuous, CONTINUOUS_METRICS};
-use super::base::{Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
+use ebm_arch::Architecture;
 use ebm_arch::{ImplicitRegressionConfig, TrainConfig};
+use tch::Device;
 
 impl Experiment for ImplicitRegressionConfig {
     fn targets(&self) -> &'static [Targets] {
@@ -31,7 +33,15 @@ impl Experiment for ImplicitRegressionConfig {
         shrink_continuous(&mut self.y_range, &mut self.search);
     }
 
+    fn architecture(
+        &self,
+        dims: Dims,
+        device: Device,
+    ) -> ebm_core::Result<Option<Box<dyn Architecture>>> {
+        Ok(Some(Box::new(self.build(dims.x, dims.y, device)?)))
+    }
+
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
-        run_continuous(context, |x, y, d| self.build(x, y, d), &self.y_range, false)
+        run_continuous(context, self, &self.y_range, false)
     }
 }

@@ -2,10 +2,12 @@
 //! a β soft-min (`ebm_arch::LatentModel`).
 
 use super::architecture::{run_continuous, shrink_continuous, shrink_search, CONTINUOUS_METRICS};
-use super::base::{Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
+use ebm_arch::Architecture;
 use ebm_arch::{LatentModelConfig, TrainConfig};
 use ebm_latent::LatentSpaceConfig;
+use tch::Device;
 
 impl Experiment for LatentModelConfig {
     fn targets(&self) -> &'static [Targets] {
@@ -39,7 +41,15 @@ impl Experiment for LatentModelConfig {
         }
     }
 
+    fn architecture(
+        &self,
+        dims: Dims,
+        device: Device,
+    ) -> ebm_core::Result<Option<Box<dyn Architecture>>> {
+        Ok(Some(Box::new(self.build(dims.x, dims.y, device)?)))
+    }
+
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
-        run_continuous(context, |x, y, d| self.build(x, y, d), &self.y_range, false)
+        run_continuous(context, self, &self.y_range, false)
     }
 }

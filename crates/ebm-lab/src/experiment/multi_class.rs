@@ -2,11 +2,12 @@
 //! (`ebm_arch::MultiClass`).
 
 use super::architecture::{run_classifier, CLASSIFIER_METRICS};
-use super::base::{Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
+use ebm_arch::Architecture;
 use ebm_arch::{ClassifierConfig, TrainConfig};
-use ebm_data::TargetKind;
 use serde::{Deserialize, Serialize};
+use tch::Device;
 
 /// The `[model]` table of `kind = "multi_class"`: G's layers.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -36,15 +37,19 @@ impl Experiment for MultiClassConfig {
 
     fn shrink(&mut self, _train: &TrainConfig) {}
 
+    fn architecture(
+        &self,
+        dims: Dims,
+        device: Device,
+    ) -> ebm_core::Result<Option<Box<dyn Architecture>>> {
+        Ok(Some(Box::new(self.0.build_multi_class(
+            dims.x,
+            dims.classes,
+            device,
+        )?)))
+    }
+
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
-        let train = &context.data.train;
-        let classes = match train.kind {
-            TargetKind::Classes { n_classes } => n_classes,
-            TargetKind::Binary | TargetKind::Regression | TargetKind::Density => 2,
-        };
-        let model = self
-            .0
-            .build_multi_class(train.x_dim(), classes, context.data.device)?;
-        run_classifier(context, &model)
+        run_classifier(context, self)
     }
 }

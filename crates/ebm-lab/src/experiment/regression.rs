@@ -1,9 +1,11 @@
 //! `kind = "regression"`: architecture 1, E = ½‖G(x) − y‖² (`ebm_arch::Regression`).
 
 use super::architecture::{run_continuous, shrink_continuous};
-use super::base::{Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
+use ebm_arch::Architecture;
 use ebm_arch::{RegressionConfig, TrainConfig};
+use tch::Device;
 
 impl Experiment for RegressionConfig {
     fn targets(&self) -> &'static [Targets] {
@@ -18,6 +20,7 @@ impl Experiment for RegressionConfig {
         &[
             "test_mse",
             "train_mse",
+            "test_r2",
             "coverage",
             "argmin_error",
             "prediction_set_size",
@@ -37,7 +40,15 @@ impl Experiment for RegressionConfig {
         shrink_continuous(&mut self.y_range, &mut self.search);
     }
 
+    fn architecture(
+        &self,
+        dims: Dims,
+        device: Device,
+    ) -> ebm_core::Result<Option<Box<dyn Architecture>>> {
+        Ok(Some(Box::new(self.build(dims.x, dims.y, device)?)))
+    }
+
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
-        run_continuous(context, |x, y, d| self.build(x, y, d), &self.y_range, true)
+        run_continuous(context, self, &self.y_range, true)
     }
 }

@@ -1,10 +1,12 @@
 //! `kind = "siamese"`: an encoder of two noisy views (`ebm_arch::Siamese`) trained by NT-Xent,
 //! VICReg or Barlow Twins; measured by 1-nearest-neighbour label accuracy and pair energies.
 
-use super::base::{insert, Experiment, Losses, RunContext, Targets, Trained};
+use super::base::{insert, Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use crate::sections::LossSection;
-use ebm_arch::{save_checkpoint, Siamese, SiameseConfig, TrainConfig};
+use ebm_arch::{
+    load_checkpoint, save_checkpoint, Architecture, Siamese, SiameseConfig, TrainConfig,
+};
 use ebm_core::EbmError;
 use ebm_data::Dataset;
 use std::collections::BTreeMap;
@@ -53,6 +55,14 @@ impl Experiment for SiameseConfig {
 
     fn shrink(&mut self, _train: &TrainConfig) {}
 
+    fn architecture(
+        &self,
+        _dims: Dims,
+        _device: Device,
+    ) -> ebm_core::Result<Option<Box<dyn Architecture>>> {
+        Ok(None)
+    }
+
     fn run(&self, context: &RunContext<'_>) -> Result<Trained, RunError> {
         let LossSection::Method(objective) = context.loss else {
             return Err(EbmError::hyperparameter(
@@ -63,7 +73,10 @@ impl Experiment for SiameseConfig {
             .into());
         };
         let data = context.data;
-        let net = Siamese::new(data.train.x_dim(), self, data.device)?;
+        let mut net = Siamese::new(data.train.x_dim(), self, data.device)?;
+        if let Some(checkpoint) = context.resume {
+            load_checkpoint(net.var_store_mut(), checkpoint)?;
+        }
         let history = net.fit(objective, &data.train.x, context.train, context.seed, |r| {
             context.progress.epoch(r)
         })?;
@@ -91,6 +104,7 @@ impl Experiment for SiameseConfig {
             history,
             metrics,
             gap_title: "Energy gap: negative − positive pairs",
+            calibration_rows: 0,
         })
     }
 }

@@ -77,6 +77,7 @@ pub fn run_in(loaded: &LoadedConfig, runs: &Path) -> Result<RunOutcome, RunError
         &RunOptions {
             runs_dir: runs.to_path_buf(),
             progress: ProgressMode::Quiet,
+            ..RunOptions::default()
         },
     )
 }

@@ -1,0 +1,425 @@
+//! Real-data features end to end: scaling fitted on the training rows only, predict and eval
+//! from a run folder, broken run folders, resume, missing values, stratified splits, sweeps.
+
+mod common;
+
+use common::{run_in, TempDir};
+use ebm_lab::{Resume, RunConfig, RunError, RunOptions, TrainedRun};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A CSV of two features and a three-class label, classes by the sign pattern of the
+/// features, with the test rows (by seed) free to be anything: values are spread widely so
+/// that the scaler's mean depends on which rows it sees.
+fn classes_csv(n: usize) -> String {
+    let mut csv = String::from("u,v,kind\n");
+    for i in 0..n {
+        let u = (i as f64 * 0.37).sin() * 10.0 + (i % 7) as f64;
+        let v = (i as f64 * 0.11).cos() * 3.0 - 50.0;
+        let label = if u > 2.0 {
+            "big"
+        } else if v > -50.0 {
+            "tall"
+        } else {
+            "small"
+        };
+        csv.push_str(&format!("{u},{v},{label}\n"));
+    }
+    csv
+}
+
+fn regression_csv(n: usize) -> String {
+    let mut csv = String::from("a,b,target\n");
+    for i in 0..n {
+        let a = (i as f64 * 0.61).sin() * 4.0 + 100.0;
+        let b = (i as f64 * 0.23).cos();
+        csv.push_str(&format!(
+            "{a},{b},{}\n",
+            300.0 + 20.0 * (a - 100.0) + 5.0 * b
+        ));
+    }
+    csv
+}
+
+fn config(dir: &TempDir, name: &str, data: &str, model: &str, extra: &str) -> PathBuf {
+    dir.file(
+        &format!("{name}.toml"),
+        &format!(
+            "name = \"{name}\"\nseed = 3\n[data]\n{data}\n[model]\n{model}\n[loss]\nkind = \"hinge\"\n[train]\nepochs = 15\nbatch_size = 16\n{extra}"
+        ),
+    )
+}
+
+fn load(path: &Path) -> ebm_lab::LoadedConfig {
+    RunConfig::load_with(path, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The rows of predictions.csv, split into (header, rows).
+fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.expect("row").iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn the_scaler_sees_the_training_rows_only() {
+    let dir = TempDir::new("scaler");
+    let runs = TempDir::new("scaler-runs");
+    let data = dir.file("points.csv", &classes_csv(120));
+    let path = config(
+        &dir,
+        "scaled",
+        "kind = \"csv\"\npath = \"points.csv\"\ntarget = \"kind\"\ntask = \"classification\"\ntest_fraction = 0.3",
+        "kind = \"multi_class\"",
+        "",
+    );
+    let outcome = run_in(&load(&path), runs.path()).expect("runs");
+    let scaler: serde_json::Value =
+        serde_json::from_str(&read(&outcome.dir.join("scaler.json"))).expect("json");
+    assert_eq!(scaler["x"]["kind"], "standard");
+    // The rows of each side, from predictions.csv's split column and the file itself.
+    let (_, predictions) = csv_rows(&read(&outcome.dir.join("predictions.csv")));
+    let (_, rows) = csv_rows(&read(&data));
+    // The scaler's training rows are those not held out for testing (the calibration rows
+    // are training rows of the split, held out of the model's training only).
+    let mean_of = |training_only: bool| -> f64 {
+        let us: Vec<f64> = predictions
+            .iter()
+            .zip(&rows)
+            .filter(|(p, _)| !training_only || p[1] != "test")
+            .map(|(_, r)| r[0].parse::<f64>().expect("a number"))
+            .collect();
+        us.iter().sum::<f64>() / us.len() as f64
+    };
+    let offset = scaler["x"]["offset"][0].as_f64().expect("a number");
+    assert!(predictions.iter().any(|p| p[1] == "calibration"));
+    let (train, all) = (mean_of(true), mean_of(false));
+    assert!(
+        (offset - train).abs() < 1e-4,
+        "offset {offset}, training mean {train}"
+    );
+    // The check can fail: the mean of every row is elsewhere.
+    assert!(
+        (offset - all).abs() > 1e-3,
+        "offset {offset} equals the mean of all rows {all}"
+    );
+    assert_eq!(
+        predictions.iter().filter(|p| p[1] == "test").count() as i64,
+        outcome.metrics.n_test
+    );
+}
+
+#[test]
+fn predict_on_the_training_file_reproduces_the_run_and_eval_its_metrics() {
+    let dir = TempDir::new("predict");
+    let runs = TempDir::new("predict-runs");
+    let data = dir.file("points.csv", &classes_csv(150));
+    let path = config(
+        &dir,
+        "classes",
+        "kind = \"csv\"\npath = \"points.csv\"\ntarget = \"kind\"\ntask = \"classification\"",
+        "kind = \"multi_class\"",
+        "",
+    );
+    let outcome = run_in(&load(&path), runs.path()).expect("runs");
+    let run = TrainedRun::load(&outcome.dir).expect("loads");
+    assert_eq!(run.classes, ["big", "small", "tall"]);
+    let table = run.predict_csv(&data).expect("predicts");
+    let (header, own) = csv_rows(&read(&outcome.dir.join("predictions.csv")));
+    assert_eq!(header[0..3], ["row", "split", "predicted"]);
+    assert_eq!(table.header[0], "row");
+    assert_eq!(table.header[1..], header[2..]);
+    assert_eq!(table.rows.len(), own.len());
+    for (mine, theirs) in table.rows.iter().zip(&own) {
+        assert_eq!(mine[0], theirs[0]);
+        assert_eq!(mine[1..], theirs[2..], "row {}", mine[0]);
+    }
+    // Probabilities sum to 1 and are the run's calibrated β.
+    let k = 3;
+    for row in &table.rows {
+        let p: f64 = row[2 + k..2 + 2 * k]
+            .iter()
+            .map(|c| c.parse::<f64>().expect("p"))
+            .sum();
+        assert!((p - 1.0).abs() < 1e-9);
+    }
+    // eval on the test rows alone gives the run's test accuracy.
+    let (_, rows) = csv_rows(&read(&data));
+    let mut test_csv = String::from("u,v,kind\n");
+    for (p, r) in own.iter().zip(&rows) {
+        if p[1] == "test" {
+            test_csv.push_str(&format!("{}\n", r.join(",")));
+        }
+    }
+    let test_file = dir.file("test.csv", &test_csv);
+    let metrics = run.evaluate_csv(&test_file).expect("evaluates");
+    assert_eq!(metrics["n"] as i64, outcome.metrics.n_test);
+    assert_eq!(
+        metrics["accuracy"],
+        outcome.metrics.metrics["test_accuracy"]
+    );
+    if let Some(ece) = outcome.metrics.metrics.get("test_ece") {
+        assert!((metrics["ece"] - ece).abs() < 1e-12);
+    }
+    // A label the model never saw is an error naming it.
+    let unknown = dir.file("unknown.csv", "u,v,kind\n1,2,huge\n");
+    let err = run.evaluate_csv(&unknown).expect_err("unknown label");
+    assert!(err.to_string().contains("\"huge\""), "{err}");
+    // Columns out of order: an error naming them.
+    let swapped = dir.file("swapped.csv", "v,u\n1,2\n");
+    let err = run.predict_csv(&swapped).expect_err("wrong order");
+    assert!(err.to_string().contains("order"), "{err}");
+}
+
+#[test]
+fn regression_predictions_and_metrics_are_in_the_users_units() {
+    let dir = TempDir::new("units");
+    let runs = TempDir::new("units-runs");
+    let data = dir.file("reg.csv", &regression_csv(120));
+    let path = dir.file(
+        "reg.toml",
+        "name = \"reg\"\nseed = 1\n[data]\nkind = \"csv\"\npath = \"reg.csv\"\ntarget = \"target\"\ntask = \"regression\"\n[model]\nkind = \"regression\"\ng = { hidden = [] }\nsearch = { restarts = 2, steps = 50 }\n[loss]\nkind = \"energy\"\n[train]\nepochs = 150\nbatch_size = 16\noptimizer = { kind = \"adam\", lr = 0.03 }\n",
+    );
+    let outcome = run_in(&load(&path), runs.path()).expect("runs");
+    let m = &outcome.metrics.metrics;
+    // A linear target, a linear model: R² near 1 and an MSE in target units² (the target's
+    // variance is about 20² · 8 = 3200; scaled units would give numbers below 1).
+    assert!(m["test_r2"] > 0.99, "{m:?}");
+    let (_, own) = csv_rows(&read(&outcome.dir.join("predictions.csv")));
+    let (_, rows) = csv_rows(&read(&data));
+    let errors: Vec<f64> = own
+        .iter()
+        .zip(&rows)
+        .filter(|(p, _)| p[1] == "test")
+        .map(|(p, r)| p[2].parse::<f64>().expect("y_hat") - r[2].parse::<f64>().expect("y"))
+        .collect();
+    let mse = errors.iter().map(|e| e * e).sum::<f64>() / errors.len() as f64;
+    assert!(
+        (mse - m["test_mse"]).abs() < 1e-6 * (1.0 + mse),
+        "{mse} vs {}",
+        m["test_mse"]
+    );
+    // Gradient descent from random starts: the same rows and seed give the same table.
+    let run = TrainedRun::load(&outcome.dir).expect("loads");
+    let table = run.predict_csv(&data).expect("predicts");
+    for (mine, theirs) in table.rows.iter().zip(&own) {
+        assert_eq!(mine[1..], theirs[2..]);
+    }
+}
+
+#[test]
+fn a_broken_run_folder_names_the_missing_piece() {
+    let dir = TempDir::new("broken");
+    let runs = TempDir::new("broken-runs");
+    dir.file("points.csv", &classes_csv(60));
+    let path = config(
+        &dir,
+        "broken",
+        "kind = \"csv\"\npath = \"points.csv\"\ntarget = \"kind\"\ntask = \"classification\"",
+        "kind = \"multi_class\"",
+        "",
+    );
+    let outcome = run_in(&load(&path), runs.path()).expect("runs");
+    let copy = |name: &str| -> PathBuf {
+        let to = runs.path().join(name);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for entry in std::fs::read_dir(&outcome.dir).expect("read").flatten() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+        to
+    };
+    for (file, broken) in [
+        ("scaler.json", None),
+        ("config.toml", None),
+        ("model.safetensors", None),
+        ("labels.json", None),
+        ("model.safetensors", Some("not a checkpoint")),
+        ("scaler.json", Some("{\"features\": 3}")),
+    ] {
+        let folder = copy(&format!("{file}-{}", broken.is_some()));
+        match broken {
+            None => std::fs::remove_file(folder.join(file)).expect("remove"),
+            Some(text) => std::fs::write(folder.join(file), text).expect("write"),
+        }
+        let err = TrainedRun::load(&folder).expect_err("broken");
+        assert!(matches!(err, RunError::RunFolder { .. }), "{file}: {err:?}");
+        assert!(err.to_string().contains(file), "{file}: {err}");
+    }
+    let err = TrainedRun::load(&runs.path().join("nothing")).expect_err("no folder");
+    assert!(err.to_string().contains("not a folder"), "{err}");
+}
+
+#[test]
+fn resume_continues_from_the_checkpoint_into_a_new_folder() {
+    let dir = TempDir::new("resume");
+    let runs = TempDir::new("resume-runs");
+    dir.file("points.csv", &classes_csv(90));
+    let path = config(
+        &dir,
+        "again",
+        "kind = \"csv\"\npath = \"points.csv\"\ntarget = \"kind\"\ntask = \"classification\"",
+        "kind = \"multi_class\"",
+        "",
+    );
+    let first = run_in(&load(&path), runs.path()).expect("runs");
+    let loaded = RunConfig::load_with(&first.dir.join("config.toml"), &["train.epochs=2".into()])
+        .expect("the run's config loads");
+    let options = RunOptions {
+        runs_dir: runs.path().to_path_buf(),
+        progress: ebm_lab::ProgressMode::Quiet,
+        resume: Some(Resume {
+            dir: first.dir.clone(),
+            checkpoint: first.dir.join("model.safetensors"),
+        }),
+    };
+    let resumed = ebm_lab::run(&loaded, &options).expect("resumes");
+    assert_ne!(resumed.dir, first.dir);
+    let info: serde_json::Value =
+        serde_json::from_str(&read(&resumed.dir.join("run.json"))).expect("json");
+    assert_eq!(info["resumed_from"], first.dir.display().to_string());
+    // It starts where the first run ended, not from scratch.
+    let fresh = run_in(
+        &RunConfig::load_with(&path, &["train.epochs=2".into()]).expect("ok"),
+        runs.path(),
+    )
+    .expect("runs");
+    let first_epoch = |o: &ebm_lab::RunOutcome| o.history.epochs[0].loss;
+    assert!(
+        first_epoch(&resumed) < 0.5 * first_epoch(&fresh),
+        "resumed {} vs fresh {}",
+        first_epoch(&resumed),
+        first_epoch(&fresh)
+    );
+}
+
+#[test]
+fn missing_cells_are_errors_or_dropped_rows_and_small_classes_refuse_to_split() {
+    let dir = TempDir::new("missing");
+    let runs = TempDir::new("missing-runs");
+    let mut csv = classes_csv(60);
+    csv.push_str("1,NA,big\n,2,small\n");
+    dir.file("gaps.csv", &csv);
+    let data = "kind = \"csv\"\npath = \"gaps.csv\"\ntarget = \"kind\"\ntask = \"classification\"";
+    let path = config(&dir, "gaps", data, "kind = \"multi_class\"", "");
+    let err = run_in(&load(&path), runs.path()).expect_err("a missing cell");
+    assert!(
+        err.to_string()
+            .contains("line 62, column \"v\": missing value"),
+        "{err}"
+    );
+    let path = config(
+        &dir,
+        "gaps",
+        &format!("{data}\nmissing = \"drop_rows\""),
+        "kind = \"multi_class\"",
+        "",
+    );
+    let outcome = run_in(&load(&path), runs.path()).expect("runs");
+    assert_eq!(outcome.metrics.n_dropped, Some(2));
+
+    let mut csv = classes_csv(60);
+    csv.push_str("1,2,lonely\n");
+    dir.file("lonely.csv", &csv);
+    let path = config(
+        &dir,
+        "lonely",
+        "kind = \"csv\"\npath = \"lonely.csv\"\ntarget = \"kind\"\ntask = \"classification\"",
+        "kind = \"multi_class\"",
+        "",
+    );
+    let err = run_in(&load(&path), runs.path()).expect_err("one row of a class");
+    assert!(err.to_string().contains("class \"lonely\" has 1"), "{err}");
+    // Target scaling is for real-valued targets.
+    let err = RunConfig::load_with(&path, &["data.target_scale=\"standard\"".into()])
+        .expect_err("labels are not scaled");
+    assert_eq!(err.field(), Some("data.target_scale"));
+}
+
+#[test]
+fn a_sweep_summarises_every_combination_and_reports_failures() {
+    let dir = TempDir::new("sweep");
+    let runs = TempDir::new("sweep-runs");
+    dir.file("points.csv", &classes_csv(60));
+    let path = config(
+        &dir,
+        "sw",
+        "kind = \"csv\"\npath = \"points.csv\"\ntarget = \"kind\"\ntask = \"classification\"",
+        "kind = \"multi_class\"",
+        "",
+    );
+    let options = ebm_lab::sweep::SweepOptions {
+        config: path,
+        seeds: vec![0, 1],
+        grid: vec![
+            ebm_lab::sweep::parse_grid("train.epochs=1,3").expect("grid"),
+            // lvq2 passes the checks and fails at run time: energies must be positive.
+            ebm_lab::sweep::parse_grid(r#"loss={ kind = "hinge" },{ kind = "lvq2" }"#)
+                .expect("grid"),
+        ],
+        jobs: 2,
+        runs_dir: runs.path().to_path_buf(),
+        program: PathBuf::from(env!("CARGO_BIN_EXE_ebm-lab")),
+    };
+    let report = ebm_lab::sweep::sweep(&options).expect("sweeps");
+    assert_eq!(report.runs.len(), 8);
+    let failed = report.runs.iter().filter(|r| r.outcome.is_err()).count();
+    assert_eq!(failed, 4, "{:#?}", report.runs);
+    let mut files: Vec<String> = std::fs::read_dir(&report.dir)
+        .expect("summary folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["runs.csv", "summary.csv", "summary.md", "test_accuracy.png"]
+    );
+    let md = read(&report.dir.join("summary.md"));
+    assert!(
+        md.contains("| 0/2 |") && md.contains("| 2/2 |") && md.contains("Failed runs"),
+        "{md}"
+    );
+    // mean ± std of the seeds, as computed from the runs' own metrics.
+    let accuracies: BTreeMap<u64, f64> = report
+        .runs
+        .iter()
+        .filter(|r| r.point == ["train.epochs=3", r#"loss={ kind = "hinge" }"#])
+        .map(|r| (r.seed, r.outcome.as_ref().expect("ok").1["test_accuracy"]))
+        .collect();
+    let mean = accuracies.values().sum::<f64>() / 2.0;
+    let csv = read(&report.dir.join("summary.csv"));
+    let line = csv
+        .lines()
+        .find(|l| {
+            l.contains("train.epochs=3") && l.contains("hinge") && l.contains(",test_accuracy,")
+        })
+        .expect("a summary line");
+    let fields: Vec<&str> = line.rsplitn(4, ',').collect();
+    assert!(
+        (fields[2].parse::<f64>().expect("mean") - mean).abs() < 1e-12,
+        "{line}"
+    );
+}
+
+#[test]
+fn the_bundled_sets_check_and_load() {
+    for file in ["iris.toml", "digits.toml", "diabetes.toml"] {
+        let config =
+            RunConfig::load(&common::configs_dir().join(file)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.data.source.bundled().is_some());
+        assert_eq!(config.data.scale, ebm_data::ScaleKind::Standard);
+    }
+}
