@@ -612,6 +612,7 @@ impl DataConfig {
             dataset: generated,
             lines: vec![],
             dropped_rows: 0,
+            unused_columns: vec![],
         })
     }
 

@@ -62,6 +62,8 @@ pub struct Loaded {
     pub lines: Vec<u64>,
     /// Rows left out for a missing cell (`missing = "drop_rows"`).
     pub dropped_rows: usize,
+    /// The file's columns that are neither a feature nor the target.
+    pub unused_columns: Vec<String>,
 }
 
 /// A CSV file's header and rows, cells trimmed, every row as wide as the header.
@@ -279,6 +281,10 @@ pub fn load_csv_from<R: std::io::Read>(
         },
         lines: labels.iter().map(|(line, _)| *line).collect(),
         dropped_rows,
+        unused_columns: (0..header.len())
+            .filter(|j| !read.contains(j))
+            .map(|j| header[j].clone())
+            .collect(),
     })
 }
 
@@ -305,8 +311,9 @@ pub struct InputRows {
 }
 
 /// Reads rows for a trained model from `path`: the header must hold exactly the model's
-/// `features`, in that order, and may hold the `target` column anywhere (its cells are
-/// returned, unparsed, for evaluation); `target_required` makes it an error to lack it.
+/// `features`, in that order, and may hold the `target` column and the `unused` columns of
+/// the training file anywhere (the target's cells are returned, unparsed, for evaluation; the
+/// unused ones are skipped); `target_required` makes it an error to lack the target.
 ///
 /// A missing feature, an extra column, a wrong order, a non-numeric or missing cell: each an
 /// error that names it.
@@ -314,6 +321,7 @@ pub fn read_inputs(
     path: &Path,
     features: &[String],
     target: &str,
+    unused: &[String],
     target_required: bool,
     missing: Missing,
 ) -> Result<InputRows> {
@@ -334,16 +342,17 @@ pub fn read_inputs(
         }
     }
     let target_at = table.header.iter().position(|h| h == target);
+    let skipped = |h: &String| h.as_str() == target || unused.contains(h);
     if let Some(extra) = table
         .header
         .iter()
-        .find(|h| !features.contains(h) && h.as_str() != target)
+        .find(|h| !features.contains(h) && !skipped(h))
     {
         return Err(bad(format!(
             "column {extra:?} is not one the model reads; the model reads {features:?} (and the target {target:?})"
         )));
     }
-    let order: Vec<&String> = table.header.iter().filter(|h| *h != target).collect();
+    let order: Vec<&String> = table.header.iter().filter(|h| !skipped(h)).collect();
     if order.iter().zip(features).any(|(a, b)| *a != b) {
         return Err(bad(format!(
             "the feature columns are in the order {order:?}; the model reads them as {features:?}"
@@ -905,7 +914,7 @@ mod tests {
     fn rows_for_a_model_must_match_its_columns(#[case] text: &str, #[case] expected: &str) {
         let (_dir, path) = write(text);
         let features = [String::from("a"), String::from("b")];
-        let err = read_inputs(&path, &features, "y", false, Missing::Error).expect_err("bad");
+        let err = read_inputs(&path, &features, "y", &[], false, Missing::Error).expect_err("bad");
         assert!(err.to_string().contains(expected), "{err}");
     }
 
@@ -913,7 +922,8 @@ mod tests {
     fn rows_for_a_model_take_the_target_anywhere_and_encode_it_with_the_model_labels() {
         let features = [String::from("a"), String::from("b")];
         let (_dir, path) = write("label,a,b\ncat,1,2\ndog,3,4\n");
-        let rows = read_inputs(&path, &features, "label", true, Missing::Error).expect("reads");
+        let rows =
+            read_inputs(&path, &features, "label", &[], true, Missing::Error).expect("reads");
         assert_eq!(floats(&rows.x), [1.0, 2.0, 3.0, 4.0]);
         let cells = rows.target.expect("the target is there");
         let names = [
@@ -934,8 +944,23 @@ mod tests {
         assert_eq!(floats(&y), [1.0, -1.0]);
         // Without the target, evaluation refuses and prediction goes on.
         let (_dir, path) = write("a,b\n1,2\n");
-        assert!(read_inputs(&path, &features, "label", true, Missing::Error).is_err());
-        let rows = read_inputs(&path, &features, "label", false, Missing::Error).expect("reads");
+        assert!(read_inputs(&path, &features, "label", &[], true, Missing::Error).is_err());
+        let rows =
+            read_inputs(&path, &features, "label", &[], false, Missing::Error).expect("reads");
         assert!(rows.target.is_none());
+        // Columns the training file had and the model did not read are skipped, not errors.
+        let (_dir2, with_notes) = write("note,a,label,b\nx,1,cat,2\n");
+        let unused = [String::from("note")];
+        let rows = read_inputs(
+            &with_notes,
+            &features,
+            "label",
+            &unused,
+            true,
+            Missing::Error,
+        )
+        .expect("reads");
+        assert_eq!(floats(&rows.x), [1.0, 2.0]);
+        assert!(read_inputs(&with_notes, &features, "label", &[], true, Missing::Error).is_err());
     }
 }

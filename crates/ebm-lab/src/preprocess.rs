@@ -14,6 +14,10 @@ pub struct Preprocess {
     pub features: Vec<String>,
     /// The target column and what it holds, for tables (CSV, bundled); `None` for generators.
     pub target: Option<(String, CsvTask)>,
+    /// Columns of the training file the model does not read (`data.features` left them out);
+    /// rows to predict may have them.
+    #[serde(default)]
+    pub unused_columns: Vec<String>,
     /// The feature scaler.
     pub x: Scaler,
     /// The target scaler of real-valued targets (`None` for labels and densities).
@@ -22,7 +26,11 @@ pub struct Preprocess {
 
 impl Preprocess {
     /// Fits the section's scalers on `train` (the training rows, never the test rows).
-    pub fn fit(section: &DataSection, train: &Dataset) -> Result<Preprocess, RunError> {
+    pub fn fit(
+        section: &DataSection,
+        train: &Dataset,
+        unused_columns: &[String],
+    ) -> Result<Preprocess, RunError> {
         let x = Scaler::fit(section.scale, &train.x)?;
         let y = match train.kind {
             TargetKind::Regression => Some(Scaler::fit(section.target_scale, &train.y)?),
@@ -34,6 +42,7 @@ impl Preprocess {
                 .source
                 .table_target()
                 .map(|(name, task)| (name.to_string(), task)),
+            unused_columns: unused_columns.to_vec(),
             x,
             y,
         })

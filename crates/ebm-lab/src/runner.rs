@@ -95,7 +95,11 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         config.data.stratify,
     )?;
     // The scalers see the training rows only; every other row goes through them unchanged.
-    let preprocess = Preprocess::fit(&config.data, &data.select(&rows.train)?)?;
+    let preprocess = Preprocess::fit(
+        &config.data,
+        &data.select(&rows.train)?,
+        &loaded_data.unused_columns,
+    )?;
     let all_cpu = preprocess.apply(&data)?;
     let train_cpu = all_cpu.select(&rows.train)?;
     let test_cpu = all_cpu.select(&rows.test)?;

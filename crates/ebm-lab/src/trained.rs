@@ -3,16 +3,37 @@
 //! ([`TrainedRun::evaluate_csv`]). The command line's `ebm-lab predict` and `ebm-lab eval` are
 //! these functions.
 //!
-//! ```no_run
-//! use ebm_lab::TrainedRun;
-//! use std::path::Path;
+//! ```
+//! use ebm_lab::{run, ProgressMode, RunConfig, RunOptions, TrainedRun};
 //!
-//! let run = TrainedRun::load(Path::new("runs/iris/20261201-120000"))?;
-//! let table = run.predict_csv(Path::new("new_flowers.csv"))?;
-//! println!("{}", table.header.join(","));
-//! let metrics = run.evaluate_csv(Path::new("labelled_flowers.csv"))?;
-//! println!("accuracy {:?}", metrics.get("accuracy"));
-//! # Ok::<(), ebm_lab::RunError>(())
+//! // Train a small classifier of two moons into a temporary runs folder...
+//! let config = RunConfig::parse(r#"
+//!     name = "moons"
+//!     [data]
+//!     kind = "two_moons"
+//!     n = 80
+//!     [model]
+//!     kind = "binary"
+//!     [loss]
+//!     kind = "hinge"
+//!     [train]
+//!     epochs = 5
+//! "#)?;
+//! let runs = tempfile::tempdir()?;
+//! let options = RunOptions {
+//!     runs_dir: runs.path().to_path_buf(),
+//!     progress: ProgressMode::Quiet,
+//!     ..RunOptions::default()
+//! };
+//! let outcome = run(&config.into(), &options)?;
+//!
+//! // ...then load its folder as a program would, and predict two new points.
+//! let trained = TrainedRun::load(&outcome.dir)?;
+//! let x = tch::Tensor::from_slice(&[0.0f32, 1.0, 1.5, -0.5]).view([2, 2]);
+//! let table = trained.predict(&x)?;
+//! assert_eq!(table.header, ["predicted", "energy_-1", "energy_+1", "p_-1", "p_+1"]);
+//! assert_eq!(table.rows.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use crate::config::RunConfig;
@@ -190,6 +211,7 @@ impl TrainedRun {
             input,
             &self.preprocess.features,
             self.target_name(),
+            &self.preprocess.unused_columns,
             false,
             self.missing(),
         )?;
@@ -207,6 +229,7 @@ impl TrainedRun {
             data,
             &self.preprocess.features,
             target,
+            &self.preprocess.unused_columns,
             true,
             self.missing(),
         )?;

@@ -423,3 +423,114 @@ fn the_bundled_sets_check_and_load() {
         assert_eq!(config.data.scale, ebm_data::ScaleKind::Standard);
     }
 }
+
+#[test]
+fn the_command_line_predicts_and_evaluates_without_touching_the_run() {
+    let dir = TempDir::new("cli");
+    let runs = TempDir::new("cli-runs");
+    let data = dir.file("points.csv", &classes_csv(60));
+    let path = config(
+        &dir,
+        "cli",
+        "kind = \"csv\"\npath = \"points.csv\"\ntarget = \"kind\"\ntask = \"classification\"",
+        "kind = \"multi_class\"",
+        "",
+    );
+    let outcome = run_in(&load(&path), runs.path()).expect("runs");
+    let metrics_before = read(&outcome.dir.join("metrics.json"));
+    let program = env!("CARGO_BIN_EXE_ebm-lab");
+    let out = std::process::Command::new(program)
+        .arg("predict")
+        .arg(&outcome.dir)
+        .arg(&data)
+        .output()
+        .expect("runs predict");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (header, rows) = csv_rows(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(header[..2], ["row", "predicted"]);
+    assert_eq!(rows.len(), 60);
+    let written = dir.path().join("out.csv");
+    let out = std::process::Command::new(program)
+        .args([
+            "predict".as_ref(),
+            outcome.dir.as_os_str(),
+            data.as_os_str(),
+            "--out".as_ref(),
+            written.as_os_str(),
+        ])
+        .output()
+        .expect("runs predict --out");
+    assert!(out.status.success());
+    assert_eq!(csv_rows(&read(&written)).1, rows);
+    for _ in 0..2 {
+        let out = std::process::Command::new(program)
+            .arg("eval")
+            .arg(&outcome.dir)
+            .arg(&data)
+            .output()
+            .expect("runs eval");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("accuracy"));
+    }
+    // Two evaluations, two files; the run's own metrics untouched.
+    let evals: Vec<String> = std::fs::read_dir(&outcome.dir)
+        .expect("read")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("eval-"))
+        .collect();
+    assert_eq!(evals.len(), 2, "{evals:?}");
+    assert_eq!(read(&outcome.dir.join("metrics.json")), metrics_before);
+    // A folder that is not a run: an error, exit status 1.
+    let out = std::process::Command::new(program)
+        .arg("predict")
+        .arg(dir.path())
+        .arg(&data)
+        .output()
+        .expect("runs predict");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no config.toml"));
+}
+
+#[test]
+fn columns_the_training_file_had_but_the_model_skips_may_come_back() {
+    let dir = TempDir::new("unused");
+    let runs = TempDir::new("unused-runs");
+    let mut csv = String::from("id,u,v,kind\n");
+    for (i, line) in classes_csv(60).lines().skip(1).enumerate() {
+        csv.push_str(&format!("r{i},{line}\n"));
+    }
+    let data = dir.file("points.csv", &csv);
+    let path = config(
+        &dir,
+        "unused",
+        "kind = \"csv\"\npath = \"points.csv\"\nfeatures = [\"u\", \"v\"]\ntarget = \"kind\"\ntask = \"classification\"",
+        "kind = \"multi_class\"",
+        "",
+    );
+    let outcome = run_in(&load(&path), runs.path()).expect("runs");
+    let run = TrainedRun::load(&outcome.dir).expect("loads");
+    assert_eq!(run.preprocess.unused_columns, ["id"]);
+    assert_eq!(
+        run.predict_csv(&data)
+            .expect("the training file")
+            .rows
+            .len(),
+        60
+    );
+    let other = dir.file("other.csv", "u,v,weight\n1,2,3\n");
+    let err = run.predict_csv(&other).expect_err("an unknown column");
+    assert!(
+        err.to_string()
+            .contains("\"weight\" is not one the model reads"),
+        "{err}"
+    );
+}

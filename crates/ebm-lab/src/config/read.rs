@@ -20,6 +20,17 @@ pub struct LoadedConfig {
     pub overrides: Vec<String>,
 }
 
+impl From<RunConfig> for LoadedConfig {
+    /// A config made in a program: no file, no overrides.
+    fn from(config: RunConfig) -> Self {
+        LoadedConfig {
+            config,
+            path: None,
+            overrides: vec![],
+        }
+    }
+}
+
 impl RunConfig {
     /// Reads, parses and checks a config file; relative CSV paths are taken from the file's
     /// folder.
