@@ -209,6 +209,10 @@ impl TrainStep for DensityStep<'_> {
         &self.net.vs
     }
 
+    fn divergence_hint(&self) -> String {
+        ", or the Langevin step of the negatives (model.langevin.step: step_size, or epsilon and beta), or a zero loss.l2_weight that lets energies grow without bound".into()
+    }
+
     fn rows(&self) -> i64 {
         self.y.size()[0]
     }

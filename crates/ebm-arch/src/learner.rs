@@ -49,6 +49,13 @@ impl Default for OptimizerConfig {
 }
 
 impl OptimizerConfig {
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Adam { lr, .. } | OptimizerConfig::Sgd { lr, .. } => lr,
+        }
+    }
+
     /// Checks the hyperparameters; errors name the key (`lr`, `momentum`, `weight_decay`).
     pub fn check(&self) -> Result<()> {
         match *self {
@@ -199,6 +206,49 @@ pub trait TrainStep {
 
     /// The energy gap and spread on the probe rows.
     fn probe(&self) -> Result<Probe>;
+
+    /// The model's own settings that can make training diverge, besides the learning rate, in
+    /// words naming their config keys (", or ..."); empty by default.
+    fn divergence_hint(&self) -> String {
+        String::new()
+    }
+}
+
+/// Whether every parameter of `vs` is finite.
+fn parameters_finite(vs: &nn::VarStore) -> Result<bool> {
+    for v in vs.trainable_variables() {
+        if !bool::try_from(v.f_isfinite()?.f_all()?)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// [`EbmError::Diverged`] at `epoch`: what went wrong, the loss before it, and the settings to
+/// change.
+fn diverged<M: TrainStep + ?Sized>(
+    epoch: usize,
+    history: &History,
+    what: String,
+    config: &TrainConfig,
+    model: &M,
+) -> EbmError {
+    let before = match (history.epochs.first(), history.epochs.last()) {
+        (Some(first), Some(last)) if last.epoch > 1 => format!(
+            " (the loss was {:.4e} at epoch 1 and {:.4e} at epoch {})",
+            first.loss, last.loss, last.epoch
+        ),
+        (Some(first), _) => format!(" (the loss was {:.4e} at epoch 1)", first.loss),
+        (None, _) => " in the first epoch".to_string(),
+    };
+    EbmError::Diverged {
+        epoch,
+        detail: format!(
+            "{what}{before}. The usual cause is too large a step: lower train.optimizer.lr (now {:?}){}",
+            config.optimizer.lr(),
+            model.divergence_hint()
+        ),
+    }
 }
 
 /// A 0-d tensor read as f64.
@@ -215,8 +265,9 @@ pub(crate) fn mean(t: &Tensor) -> Result<f64> {
 ///
 /// libtorch's generator is seeded with `seed` first; each epoch draws a permutation of the
 /// rows and steps the optimiser (`zero_grad`, `backward`, `step`) once per batch. An epoch
-/// whose mean loss is NaN or infinite stops training with [`EbmError::NonFinite`] naming the
-/// epoch.
+/// whose mean loss is NaN or infinite stops training with [`EbmError::Diverged`]: the epoch,
+/// the loss before it, and the settings to change (the learning rate, and the model's own,
+/// [`TrainStep::divergence_hint`]).
 pub fn train<M: TrainStep + ?Sized>(
     model: &mut M,
     config: &TrainConfig,
@@ -247,6 +298,7 @@ pub fn train<M: TrainStep + ?Sized>(
         initial_spread_std: initial.spread_std,
     };
     let batch = config.batch_size as i64;
+    let mut steps = 0usize;
     for epoch in 1..=config.epochs {
         let order = Tensor::f_randperm(n, (Kind::Int64, device))?;
         // Summed on the device and read once per epoch: no host sync in the step.
@@ -257,21 +309,55 @@ pub fn train<M: TrainStep + ?Sized>(
             if len < model.min_batch() {
                 continue;
             }
-            let value = model.batch_loss(&order.f_narrow(0, start, len)?)?;
+            let value = match model.batch_loss(&order.f_narrow(0, start, len)?) {
+                Ok(value) => value,
+                // Non-finite energies once the optimiser has stepped: the steps diverged (the
+                // inputs were finite, or the first batch would have failed before any step).
+                Err(EbmError::NonFinite { what, .. }) if steps > 0 => {
+                    let state = match parameters_finite(model.var_store())? {
+                        true => "the parameters grew so large that",
+                        false => "the parameters are no longer finite, and",
+                    };
+                    return Err(diverged(
+                        epoch,
+                        &history,
+                        format!("{state} {what} holds NaN or infinite values"),
+                        config,
+                        &*model,
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
             optimizer.zero_grad();
             value.f_backward()?;
             optimizer.step();
+            steps += 1;
             total = total.f_add(&value.f_detach()?.f_to_kind(Kind::Double)?)?;
             batches += 1;
         }
         let loss = scalar(&total)? / batches.max(1) as f64;
         if !loss.is_finite() {
-            return Err(EbmError::NonFinite {
-                what: format!("the training loss at epoch {epoch}"),
-                kind: "NaN or infinite values",
-            });
+            return Err(diverged(
+                epoch,
+                &history,
+                format!("the mean training loss is {loss}"),
+                config,
+                &*model,
+            ));
         }
-        let probe = model.probe()?;
+        let probe = match model.probe() {
+            Ok(probe) => probe,
+            Err(EbmError::NonFinite { what, .. }) => {
+                return Err(diverged(
+                    epoch,
+                    &history,
+                    format!("the probe's {what} holds NaN or infinite values"),
+                    config,
+                    &*model,
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         let record = EpochRecord {
             epoch,
             loss,

@@ -284,6 +284,10 @@ impl TrainStep for SiameseStep<'_> {
         &self.net.vs
     }
 
+    fn divergence_hint(&self) -> String {
+        ", or the objective's scale (loss.temperature of nt_xent, the weights of vicreg, loss.lambda of barlow_twins)".into()
+    }
+
     fn rows(&self) -> i64 {
         self.x.size()[0]
     }

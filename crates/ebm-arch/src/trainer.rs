@@ -279,4 +279,21 @@ impl<A: Architecture + ?Sized> TrainStep for Supervised<'_, A> {
             spread_range,
         })
     }
+
+    fn divergence_hint(&self) -> String {
+        let name = self.loss.name();
+        match name {
+            "hinge" | "square_square" => {
+                format!(", or the {name} loss's loss.margin, which sets how far apart it pushes energies")
+            }
+            "nll" | "mee" => format!(
+                ", or the {name} loss's loss.beta (a large β makes e^(−βE) overflow)"
+            ),
+            "square_exponential" => ", or loss.gamma".to_string(),
+            "energy" | "perceptron" => format!(
+                "; the {name} loss is not bounded below where the energy can go flat (see configs/collapse_energy.toml): a loss with a margin or a contrastive term avoids it"
+            ),
+            _ => String::new(),
+        }
+    }
 }

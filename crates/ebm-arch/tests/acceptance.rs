@@ -407,3 +407,43 @@ fn fit_and_predict_take_f64_and_integer_x() {
         m.predict(&ints).expect("Int64 predicts");
     }
 }
+
+/// A step far too large: training stops with `Diverged`, naming the epoch, the learning rate
+/// and the loss's own knob, not a bare NaN.
+#[test]
+fn divergence_names_the_epoch_and_the_settings_to_change() {
+    let _rng = seeded(22);
+    let (x, y) = two_moons(64, 0.1, 22);
+    let model = Binary::new(2, &MlpConfig::default(), Device::Cpu).expect("model");
+    let loss = LossConfig::Hinge { margin: 1.0 }.build().expect("loss");
+    let config = TrainConfig {
+        epochs: 5,
+        batch_size: 8,
+        optimizer: OptimizerConfig::Sgd {
+            lr: 1e30,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        },
+        ..TrainConfig::default()
+    };
+    let err = fit(&model, loss.as_ref(), &x, &y, &config, 0, |_| {}).expect_err("diverges");
+    let ebm_core::EbmError::Diverged { epoch, detail } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(*epoch >= 1 && *epoch <= 5);
+    let message = err.to_string();
+    for part in [
+        "train.optimizer.lr (now 1e30)",
+        "loss.margin",
+    ] {
+        assert!(message.contains(part), "{part} not in {message}");
+    }
+    assert!(detail.contains("epoch"), "{detail}");
+    // The same data with a sane step trains a fresh model.
+    let config = TrainConfig {
+        optimizer: adam(0.01),
+        ..config
+    };
+    let fresh = Binary::new(2, &MlpConfig::default(), Device::Cpu).expect("model");
+    fit(&fresh, loss.as_ref(), &x, &y, &config, 0, |_| {}).expect("trains");
+}

@@ -68,6 +68,15 @@ pub enum EbmError {
     /// A label outside the answer space (a class index out of range, a sign not in {-1, +1}).
     #[error("invalid label: {0}")]
     InvalidLabel(String),
+    /// Training stopped because its loss became NaN or infinite; `detail` says what the loss
+    /// did before and which settings are the likely cause.
+    #[error("training diverged at epoch {epoch}: {detail}")]
+    Diverged {
+        /// The epoch (from 1) whose mean loss was not finite.
+        epoch: usize,
+        /// The loss, its history and the settings to change.
+        detail: String,
+    },
     /// A checkpoint could not be written or read, or does not fit the model.
     #[error("checkpoint error: {0}")]
     Checkpoint(String),

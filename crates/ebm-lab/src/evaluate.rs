@@ -96,6 +96,62 @@ pub fn labels_of(model: &dyn Architecture, data: &Dataset) -> Result<Vec<usize>>
         .collect())
 }
 
+/// The distance from `y` to the nearest answer of `set` (∞ for an empty set).
+fn distance_to_set(set: &[Vec<f64>], y: &[f64]) -> f64 {
+    set.iter()
+        .map(|a| {
+            a.iter()
+                .zip(y)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The coverage the model claims for its prediction sets: the mean over rows of the Gibbs
+/// probability P(y|x) ∝ e^(−E(x,y)) (β = 1) of the answers within `eval.coverage_tolerance`
+/// of the row's set, by quadrature over the y grid. Compared with `coverage`, the share of
+/// rows whose true y is within that distance, it says whether the sets are calibrated: a model
+/// whose energies are log-probabilities claims what it achieves. `None` without a grid.
+fn set_probability(
+    model: &dyn Architecture,
+    data: &Dataset,
+    sets: &[Vec<Vec<f64>>],
+    eval: &EvalConfig,
+    target_scaler: Option<&Scaler>,
+) -> Result<Option<f64>> {
+    let Answers::Continuous(answers) = model.answers() else {
+        return Ok(None);
+    };
+    let grid = &answers.grid.points;
+    let d = grid.size().get(1).copied().unwrap_or(1) as usize;
+    let inputs = model.model_inputs(&data.x)?;
+    let grid = grid
+        .f_to_kind(inputs.kind())?
+        .f_to_device(inputs.device())?;
+    let energies = tch::no_grad(|| model.candidate_energies(&inputs, &grid))?;
+    let k = energies.size()[1] as usize;
+    let p = floats(&energies.f_neg()?.f_softmax(1, Kind::Double)?)?;
+    let points: Vec<Vec<f64>> = floats(&grid)?
+        .chunks_exact(d)
+        .map(|g| match target_scaler {
+            Some(s) => s.invert_row(g),
+            None => g.to_vec(),
+        })
+        .collect();
+    let mut total = 0.0;
+    for (i, set) in sets.iter().enumerate() {
+        total += points
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| distance_to_set(set, g) <= eval.coverage_tolerance)
+            .map(|(j, _)| p[i * k + j])
+            .sum::<f64>();
+    }
+    Ok(Some(total / sets.len().max(1) as f64))
+}
+
 /// The distinct minima within `window` of the best one.
 pub fn prediction_set(minima: &[Minimum], window: f64) -> Vec<&Minimum> {
     let best = minima.first().map_or(f64::INFINITY, |m| m.energy);
@@ -151,27 +207,20 @@ pub fn continuous_scores(
     let d = data.y.size()[1] as usize;
     let ys = floats(&truth)?;
     let mut distances = Vec::with_capacity(minima.len());
+    let mut sets: Vec<Vec<Vec<f64>>> = Vec::with_capacity(minima.len());
     let mut set_sizes = 0usize;
     for (i, row) in minima.iter().enumerate() {
         let y = &ys[i * d..(i + 1) * d];
-        let set = prediction_set(row, eval.energy_window);
-        set_sizes += set.len();
-        let nearest = set
+        let set: Vec<Vec<f64>> = prediction_set(row, eval.energy_window)
             .iter()
-            .map(|m| {
-                let answer = match target_scaler {
-                    Some(s) => s.invert_row(&m.y),
-                    None => m.y.clone(),
-                };
-                answer
-                    .iter()
-                    .zip(y)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt()
+            .map(|m| match target_scaler {
+                Some(s) => s.invert_row(&m.y),
+                None => m.y.clone(),
             })
-            .fold(f64::INFINITY, f64::min);
-        distances.push(nearest);
+            .collect();
+        set_sizes += set.len();
+        distances.push(distance_to_set(&set, y));
+        sets.push(set);
     }
     let n = distances.len() as f64;
     let covered: Vec<bool> = distances
@@ -183,6 +232,9 @@ pub fn continuous_scores(
         covered.iter().filter(|&&c| c).count() as f64 / n,
     );
     out.insert("argmin_error", distances.iter().sum::<f64>() / n);
+    if let Some(claimed) = set_probability(model, data, &sets, eval, target_scaler)? {
+        out.insert("set_probability", claimed);
+    }
     out.insert("prediction_set_size", set_sizes as f64 / n);
     if let Some(latent) = &data.latent {
         let modes = floats(latent)?;

@@ -273,6 +273,7 @@ pub(super) const CONTINUOUS_METRICS: &[&str] = &[
     "test_mse",
     "test_r2",
     "prediction_set_size",
+    "set_probability",
     "mode_coverage_min",
 ];
 

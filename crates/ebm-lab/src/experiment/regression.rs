@@ -24,6 +24,7 @@ impl Experiment for RegressionConfig {
             "coverage",
             "argmin_error",
             "prediction_set_size",
+            "set_probability",
             "mode_coverage_min",
         ]
     }
