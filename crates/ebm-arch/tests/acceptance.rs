@@ -432,10 +432,7 @@ fn divergence_names_the_epoch_and_the_settings_to_change() {
     };
     assert!(*epoch >= 1 && *epoch <= 5);
     let message = err.to_string();
-    for part in [
-        "train.optimizer.lr (now 1e30)",
-        "loss.margin",
-    ] {
+    for part in ["train.optimizer.lr (now 1e30)", "loss.margin"] {
         assert!(message.contains(part), "{part} not in {message}");
     }
     assert!(detail.contains("epoch"), "{detail}");

@@ -132,6 +132,16 @@ pub enum RunError {
         /// What is missing or wrong, naming the file.
         reason: String,
     },
+    /// The disk that holds the runs folder has less free space than a run writes.
+    #[error("not enough free disk space in {dir}: this run writes about {needed} (checkpoint, predictions, plots) and {available} is free; free some space or pass --runs-dir on another disk")]
+    Disk {
+        /// The runs folder.
+        dir: PathBuf,
+        /// What the run needs, in words.
+        needed: String,
+        /// What is free, in words.
+        available: String,
+    },
     /// A command line asks for something the run cannot do.
     #[error("{0}")]
     Usage(String),

@@ -191,7 +191,14 @@ fn watch_signals() {
 fn describe(error: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in error.chain() {
-        let text = cause.to_string();
+        // A libtorch error's text goes on with its C++ stack (`Exception raised from …`,
+        // `frame #0: …`): the lines before it say what happened.
+        let full = cause.to_string();
+        let text = full
+            .lines()
+            .take_while(|l| !l.starts_with("frame #") && !l.starts_with("Exception raised from"))
+            .collect::<Vec<_>>()
+            .join("\n");
         if out.contains(&text) {
             continue;
         }
@@ -562,6 +569,21 @@ mod tests {
             text.starts_with("run configs/x.toml failed: cannot write runs/x"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_libtorch_stack_is_not_repeated_to_the_user() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("libtorch error: can't allocate memory")]
+        struct Outer(#[source] std::io::Error);
+        let stack = "can't allocate memory: you tried to allocate 360000000000 bytes\nException raised from alloc_cpu at alloc_cpu.cpp:127\nframe #0: c10::ThrowEnforceNotMet(...)\nframe #1: c10::alloc_cpu(unsigned long)";
+        let error = anyhow::Error::new(Outer(std::io::Error::other(stack)));
+        let text = describe(&error);
+        assert!(
+            !text.contains("frame #") && !text.contains("Exception raised"),
+            "{text}"
+        );
+        assert!(text.contains("360000000000 bytes"), "{text}");
     }
 
     #[rstest::rstest]

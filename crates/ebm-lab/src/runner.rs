@@ -16,8 +16,9 @@ use crate::preprocess::Preprocess;
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{utc_rfc3339, utc_stamp, write_history, Metrics, RunFolder, COLLAPSE_RATIO};
 use ebm_arch::History;
-use ebm_data::{split_rows, TargetKind};
-use std::path::PathBuf;
+use ebm_core::check::human_bytes;
+use ebm_data::{split_rows, Dataset, TargetKind};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
@@ -79,8 +80,6 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
     let config = &loaded.config;
     config.check()?;
     let device = config.device.device()?;
-    let folder = RunFolder::create(&options.runs_dir, &config.name, &utc_stamp(started))
-        .map_err(RunError::io(&options.runs_dir))?;
 
     tch::set_num_threads(config.threads as i32);
     tch::manual_seed(config.seed as i64);
@@ -88,6 +87,9 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
     let data = loaded_data.dataset;
     config.check_targets(data.kind)?;
     config.check_rows(data.len() as usize)?;
+    check_disk(&options.runs_dir, &data)?;
+    let folder = RunFolder::create(&options.runs_dir, &config.name, &utc_stamp(started))
+        .map_err(RunError::io(&options.runs_dir))?;
     let rows = split_rows(
         &data,
         config.data.test_fraction,
@@ -221,6 +223,47 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         files,
         seconds,
     })
+}
+
+/// A run's files, at most: plots and small files (8 MiB), a checkpoint (32 MiB is ample for the
+/// widths the memory check lets through on most machines; larger ones are rare), and
+/// `predictions.csv` (about 24 bytes a cell, a cell per class and per probability, or per
+/// coordinate of the answers in the prediction set).
+fn disk_needed(data: &Dataset) -> u64 {
+    let cells = match data.kind {
+        TargetKind::Classes { n_classes } => 2 * n_classes as u64 + 3,
+        TargetKind::Binary => 7,
+        TargetKind::Regression | TargetKind::Density => 8 * data.y_dim().unwrap_or(1) as u64 + 5,
+    };
+    40 * 1024 * 1024 + data.len().max(0) as u64 * cells * 24
+}
+
+/// Refuses to start a run whose report would not fit on the disk of `runs_dir` (its nearest
+/// existing ancestor: the folder is made later).
+fn check_disk(runs_dir: &Path, data: &Dataset) -> Result<(), RunError> {
+    let existing = runs_dir
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("."));
+    let existing = if existing.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        existing
+    };
+    let Ok(stat) = rustix::fs::statvfs(existing) else {
+        // A file system that cannot say: the writes themselves will report a full disk.
+        return Ok(());
+    };
+    let available = stat.f_bavail.saturating_mul(stat.f_frsize);
+    let needed = disk_needed(data);
+    if available < needed {
+        return Err(RunError::Disk {
+            dir: runs_dir.to_path_buf(),
+            needed: human_bytes(u128::from(needed)),
+            available: human_bytes(u128::from(available)),
+        });
+    }
+    Ok(())
 }
 
 /// `config.toml` of the report: a header, then the config with every default written out.

@@ -167,6 +167,8 @@ fn base(model: &str, loss: &str, extra: &str) -> String {
 #[case::grid_points_bomb("name = \"x\"\n[data]\nkind = \"sine\"\n[model]\nkind = \"implicit_regression\"\ny_range = { grid_points = 100000000000 }\n[loss]\nkind = \"nll\"\n", "model.y_range.grid_points", Some(6))]
 #[case::name_too_long(&format!("name = \"{}\"\n[data]\nkind = \"sine\"\n[model]\nkind = \"regression\"\n[loss]\nkind = \"energy\"\n", "n".repeat(256)), "name", Some(1))]
 #[case::unknown_device(&format!("device = \"tpu\"\n{}", base("binary", "hinge", "")), "device", Some(1))]
+#[case::array_of_train_tables("name = \"x\"\n[[train]]\nepochs = 1\n[data]\nkind = \"sine\"\n[model]\nkind = \"regression\"\n[loss]\nkind = \"energy\"\n", "train", Some(2))]
+#[case::nt_xent_batch_too_big("name = \"x\"\n[data]\nkind = \"blobs\"\nn = 10000000\n[model]\nkind = \"siamese\"\n[loss]\nkind = \"nt_xent\"\n[train]\nbatch_size = 5000000\n", "train.batch_size", Some(10))]
 fn bad_configs_name_the_field_and_line(
     #[case] text: &str,
     #[case] field: &str,

@@ -534,3 +534,66 @@ fn columns_the_training_file_had_but_the_model_skips_may_come_back() {
         "{err}"
     );
 }
+
+#[test]
+fn a_disk_without_room_is_refused_before_training() {
+    // /proc reports no free blocks: a run into it is refused with the sizes, before any folder.
+    let loaded = common::tiny("binary.toml", &[]);
+    let err = run_in(&loaded, Path::new("/proc/ebm-lab-no-room/runs")).expect_err("no room");
+    assert!(matches!(err, RunError::Disk { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("not enough free disk space") && message.contains("MiB"),
+        "{message}"
+    );
+}
+
+#[test]
+fn many_processes_finishing_in_the_same_second_keep_every_report() {
+    let dir = TempDir::new("race");
+    let runs = TempDir::new("race-runs");
+    let path = dir.file(
+        "race.toml",
+        "name = \"race\"\n[data]\nkind = \"two_moons\"\nn = 40\n[model]\nkind = \"binary\"\ng = { hidden = [4] }\n[loss]\nkind = \"hinge\"\n[train]\nepochs = 1\n[eval]\nplot_grid = 4\ncalibration_fraction = 0.0\n",
+    );
+    let children: Vec<std::process::Child> = (0..8)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_ebm-lab"))
+                .arg("run")
+                .arg(&path)
+                .arg("--quiet")
+                .arg("--runs-dir")
+                .arg(runs.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("starts")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("finishes");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let folders: Vec<PathBuf> = std::fs::read_dir(runs.path().join("race"))
+        .expect("the config's folder")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(folders.len(), 8, "{folders:?}");
+    for folder in &folders {
+        let name = folder
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(!name.starts_with(".tmp"), "{name} left behind");
+        assert!(
+            folder.join("metrics.json").is_file(),
+            "{name} is incomplete"
+        );
+    }
+}

@@ -258,7 +258,14 @@ fn a_failing_run_leaves_no_folder_behind() {
     );
     let err = run_in(&diverging, runs.path()).expect_err("diverges");
     assert!(
-        matches!(err, RunError::Model(ebm_core::EbmError::NonFinite { .. })),
+        matches!(
+            err,
+            RunError::Model(ebm_core::EbmError::Diverged { epoch: 1, .. })
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("train.optimizer.lr (now 1e30)"),
         "{err}"
     );
     assert_eq!(runs.tree(), Vec::<String>::new());

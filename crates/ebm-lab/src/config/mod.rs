@@ -232,7 +232,22 @@ impl RunConfig {
                 ),
             ));
         }
-        self.loss.check().map_err(|e| hyper("loss", e))
+        self.loss.check().map_err(|e| hyper("loss", e))?;
+        if self.loss.kind_name() == "nt_xent" {
+            // NT-Xent compares every view of a batch with every other: 2B × 2B similarities,
+            // with their exponentials, softmax and gradients (four tables of f32).
+            let rows = self.data.source.rows().map_or(usize::MAX, |n| {
+                ebm_data::split_sizes(n, self.data.test_fraction).0
+            });
+            let views = 2 * self.train.batch_size.min(rows) as u128;
+            ebm_core::check::check_memory(
+                "batch_size",
+                views.saturating_mul(views).saturating_mul(16),
+                &format!("NT-Xent's similarity tables of {views} × {views} views"),
+            )
+            .map_err(|e| hyper("train", e))?;
+        }
+        Ok(())
     }
 
     fn check_train(&self) -> Result<(), ConfigError> {

@@ -237,6 +237,20 @@ fn deserialize(text: &str) -> Result<RunConfig, ConfigError> {
         field: None,
         message: e.message().trim().to_string(),
     })?;
+    // `[[train]]` is an array of tables, which serde would report as a missing field of the
+    // first: say what it is.
+    for section in ["data", "model", "loss", "train", "eval"] {
+        if let Some(toml::Value::Array(_)) = table.get(section) {
+            return Err(ConfigError::Invalid {
+                file: None,
+                line: locate_nearest(text, &[section]),
+                field: Some(section.to_string()),
+                message: format!(
+                    "`[[{section}]]` (or `{section} = [...]`) makes a list of tables; a run has one table: write `[{section}]`"
+                ),
+            });
+        }
+    }
     let spanned = match toml::from_str::<RunConfig>(text) {
         Ok(config) => return Ok(config),
         Err(e) => e,
