@@ -33,6 +33,13 @@
 //! let table = trained.predict(&x)?;
 //! assert_eq!(table.header, ["predicted", "energy_-1", "energy_+1", "p_-1", "p_+1"]);
 //! assert_eq!(table.rows.len(), 2);
+//!
+//! // New labelled rows in a CSV file (generated data names its columns x1, x2 and y).
+//! let file = runs.path().join("labelled.csv");
+//! std::fs::write(&file, "x1,x2,y\n0.0,1.0,-1\n1.5,-0.5,1\n")?;
+//! let metrics = trained.evaluate_csv(&file)?;
+//! assert_eq!(metrics["n"], 2.0);
+//! assert!((0.0..=1.0).contains(&metrics["accuracy"]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
