@@ -40,6 +40,7 @@ pub mod error;
 pub mod gibbs;
 pub mod inference;
 pub mod langevin;
+pub mod mcmc;
 pub mod space;
 
 pub use energy::{Energy, FnEnergy};
@@ -50,4 +51,5 @@ pub use inference::{
     GradientDescent, GradientDescentConfig, Minima, Minimum,
 };
 pub use langevin::{Langevin, LangevinConfig, LangevinStep};
+pub use mcmc::{Chains, Diagnostics, Mala, MalaConfig, Sampler};
 pub use space::{ContinuousSpace, FiniteSpace};

@@ -1,0 +1,637 @@
+//! Markov chain Monte Carlo on y for P(y | x) ∝ e^(−E(x, y)), with the diagnostics that say
+//! whether to trust the draws.
+//!
+//! - [`Sampler`]: runs chains from `y0` (one per row of `x`; an unconditional energy takes an
+//!   `x` of width 0) and returns a [`Chains`]: the kept draws, their energies, the final states
+//!   and [`Diagnostics`].
+//! - [`Mala`]: the Metropolis-adjusted Langevin algorithm (Roberts & Tweedie 1996): the
+//!   Langevin proposal y' = y − h∇E(y) + √(2h)·ξ, accepted with probability
+//!   min(1, e^(−E(y') + E(y)) q(y | y') / q(y' | y)), so that its stationary law is exactly the
+//!   Gibbs distribution for every step size h. During warm-up h is adapted by dual averaging
+//!   (Hoffman & Gelman 2014, algorithm 5: γ = 0.05, t₀ = 10, κ = 0.75, μ = log 10h₀) to a
+//!   target acceptance (0.574, the optimum for MALA in high dimension).
+//! - [`crate::Langevin`] implements [`Sampler`] too: unadjusted, every step kept, acceptance 1.
+//! - Diagnostics ([`split_r_hat`], [`effective_sample_size`]) follow Gelman et al.'s *Bayesian
+//!   Data Analysis* (3rd ed., §11.4–11.5) and Stan's reference manual: split-R̂ over chains cut in
+//!   halves, and the ESS from autocorrelations averaged over chains, summed in pairs by Geyer's
+//!   initial monotone sequence.
+//!
+//! ```
+//! use ebm_core::{FnEnergy, MalaConfig, Sampler};
+//! use tch::{Device, Kind, Tensor};
+//!
+//! // A standard normal in 2-D: E(y) = ½‖y‖², 4 chains.
+//! tch::manual_seed(0);
+//! let energy = FnEnergy::new(|_x: &Tensor, y: &Tensor| {
+//!     y.square().sum_dim_intlist(1, false, None) * 0.5
+//! });
+//! let x = Tensor::zeros([4, 0], (Kind::Double, Device::Cpu)); // no input
+//! let y0 = Tensor::randn([4, 2], (Kind::Double, Device::Cpu));
+//! let mala = MalaConfig { warmup: 300, samples: 500, ..MalaConfig::default() }.check()?;
+//! let run = mala.run(&energy, &x, &y0)?;
+//! assert_eq!(run.samples.size(), [500, 4, 2]);
+//! assert!((run.diagnostics.acceptance - 0.574).abs() < 0.1);
+//! assert!(run.diagnostics.r_hat.iter().all(|&r| r < 1.05));
+//! # Ok::<(), ebm_core::EbmError>(())
+//! ```
+
+use crate::check::{check_count, check_positive, ensure_finite, ensure_same_batch, floating};
+use crate::energy::Energy;
+use crate::error::{EbmError, Result};
+use crate::inference::energy_and_grad_y;
+use tch::{Device, Kind, Tensor};
+
+/// The draws of a run of chains.
+#[derive(Debug)]
+pub struct Chains {
+    /// Kept draws, `[S, C, d]` (S kept steps, C chains), on the CPU in f64.
+    pub samples: Tensor,
+    /// Their energies, `[S, C]`.
+    pub energies: Tensor,
+    /// The chains' states after the last step, `[C, d]`, in the kind and on the device of `y0`.
+    pub last: Tensor,
+    /// What the run says about itself.
+    pub diagnostics: Diagnostics,
+}
+
+/// A run's diagnostics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostics {
+    /// The share of proposals accepted after warm-up (1 for an unadjusted sampler).
+    pub acceptance: f64,
+    /// The step size used after warm-up.
+    pub step_size: f64,
+    /// Effective sample size of each coordinate over all chains.
+    pub ess: Vec<f64>,
+    /// Split-R̂ of each coordinate (near 1 when the chains agree).
+    pub r_hat: Vec<f64>,
+    /// The mean energy over chains at each kept step.
+    pub energy_trace: Vec<f64>,
+}
+
+/// Something that draws from P(y | x) ∝ e^(−E(x, y)) by running chains.
+pub trait Sampler {
+    /// Runs one chain per row of `y0 [C, d]` (paired with `x [C, ...]`). Draws from libtorch's
+    /// generator: seed it with `tch::manual_seed`.
+    fn run<E: Energy + ?Sized>(&self, energy: &E, x: &Tensor, y0: &Tensor) -> Result<Chains>;
+}
+
+/// Settings of [`Mala`]; `check()` validates them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MalaConfig {
+    /// The step size h to start from (> 0): the proposal's drift is h∇E, its noise √(2h).
+    pub step_size: f64,
+    /// Warm-up steps (adapting h when `adapt`), not kept.
+    pub warmup: usize,
+    /// Kept draws per chain, after warm-up (≥ 4, for split-R̂ and the ESS).
+    pub samples: usize,
+    /// Keep every `thin`-th step (≥ 1).
+    pub thin: usize,
+    /// Adapt h by dual averaging during warm-up.
+    pub adapt: bool,
+    /// The acceptance rate the adaptation aims at, in (0, 1).
+    pub target_accept: f64,
+}
+
+impl Default for MalaConfig {
+    fn default() -> Self {
+        MalaConfig {
+            step_size: 0.1,
+            warmup: 500,
+            samples: 1000,
+            thin: 1,
+            adapt: true,
+            target_accept: 0.574,
+        }
+    }
+}
+
+impl MalaConfig {
+    /// Checks the settings; errors name the key.
+    pub fn check(&self) -> Result<Mala> {
+        check_positive("step_size", self.step_size)?;
+        check_count("thin", self.thin)?;
+        if self.samples < 4 {
+            return Err(EbmError::Hyperparameter {
+                name: "samples".into(),
+                reason: "must be >= 4 (split-R̂ halves each chain)",
+                value: self.samples.to_string(),
+            });
+        }
+        if !(self.target_accept > 0.0 && self.target_accept < 1.0) {
+            return Err(EbmError::Hyperparameter {
+                name: "target_accept".into(),
+                reason: "must be in (0, 1)",
+                value: self.target_accept.to_string(),
+            });
+        }
+        let steps = self
+            .samples
+            .checked_mul(self.thin)
+            .and_then(|s| s.checked_add(self.warmup));
+        if steps.is_none_or(|s| s > 100_000_000) {
+            return Err(EbmError::Hyperparameter {
+                name: "samples".into(),
+                reason: "with warmup and thin must make at most 10⁸ steps",
+                value: format!("{} × {} + {}", self.samples, self.thin, self.warmup),
+            });
+        }
+        Ok(Mala {
+            config: self.clone(),
+        })
+    }
+}
+
+/// The Metropolis-adjusted Langevin algorithm with dual-averaging step-size adaptation (see the
+/// module docs). Build it with [`MalaConfig::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mala {
+    config: MalaConfig,
+}
+
+impl Mala {
+    /// The settings it was checked from.
+    pub fn config(&self) -> &MalaConfig {
+        &self.config
+    }
+}
+
+/// Dual averaging of log h toward a target acceptance (Hoffman & Gelman 2014, algorithm 5).
+struct DualAveraging {
+    mu: f64,
+    target: f64,
+    h_bar: f64,
+    log_step: f64,
+    log_step_bar: f64,
+    m: f64,
+}
+
+impl DualAveraging {
+    const GAMMA: f64 = 0.05;
+    const T0: f64 = 10.0;
+    const KAPPA: f64 = 0.75;
+
+    fn new(step: f64, target: f64) -> Self {
+        DualAveraging {
+            mu: (10.0 * step).ln(),
+            target,
+            h_bar: 0.0,
+            log_step: step.ln(),
+            log_step_bar: 0.0,
+            m: 0.0,
+        }
+    }
+
+    /// One update with the mean acceptance probability of the last step; returns the next h.
+    fn update(&mut self, accept: f64) -> f64 {
+        self.m += 1.0;
+        let eta = 1.0 / (self.m + Self::T0);
+        self.h_bar = (1.0 - eta) * self.h_bar + eta * (self.target - accept);
+        self.log_step = self.mu - self.m.sqrt() / Self::GAMMA * self.h_bar;
+        let w = self.m.powf(-Self::KAPPA);
+        self.log_step_bar = w * self.log_step + (1.0 - w) * self.log_step_bar;
+        self.log_step.exp()
+    }
+
+    /// The averaged step, used after warm-up.
+    fn final_step(&self) -> f64 {
+        self.log_step_bar.exp()
+    }
+}
+
+/// Checks the chains' inputs: `x` and `y0` paired, `y0 [C, d]` floating and finite.
+fn check_chains(x: &Tensor, y0: &Tensor) -> Result<()> {
+    ensure_same_batch(x, "x", y0, "y0")?;
+    floating(y0, "y0")?;
+    if y0.dim() != 2 {
+        return Err(EbmError::Shape {
+            what: "y0 (the chains' starts)".into(),
+            expected: "[chains, d]".into(),
+            got: y0.size(),
+        });
+    }
+    ensure_finite(y0, "y0 (the chains' starts)")?;
+    ensure_finite(x, "x")
+}
+
+/// Kept draws as they are made: `[C, d]` states and `[C]` energies per kept step.
+struct Recorder {
+    samples: Vec<Tensor>,
+    energies: Vec<Tensor>,
+}
+
+impl Recorder {
+    fn keep(&mut self, y: &Tensor, e: &Tensor) -> Result<()> {
+        self.samples
+            .push(y.f_to_device(Device::Cpu)?.f_to_kind(Kind::Double)?);
+        self.energies
+            .push(e.f_to_device(Device::Cpu)?.f_to_kind(Kind::Double)?);
+        Ok(())
+    }
+
+    fn finish(self, last: Tensor, acceptance: f64, step_size: f64) -> Result<Chains> {
+        let samples = Tensor::f_stack(&self.samples, 0)?;
+        let energies = Tensor::f_stack(&self.energies, 0)?;
+        let (s, c, d) = match samples.size()[..] {
+            [s, c, d] => (s as usize, c as usize, d as usize),
+            _ => {
+                return Err(EbmError::Shape {
+                    what: "kept draws".into(),
+                    expected: "[S, C, d]".into(),
+                    got: samples.size(),
+                })
+            }
+        };
+        let flat = Vec::<f64>::try_from(samples.f_flatten(0, -1)?)?;
+        let coordinate = |j: usize| -> Vec<Vec<f64>> {
+            (0..c)
+                .map(|chain| (0..s).map(|t| flat[(t * c + chain) * d + j]).collect())
+                .collect()
+        };
+        let ess = (0..d)
+            .map(|j| effective_sample_size(&coordinate(j)))
+            .collect::<Result<Vec<f64>>>()?;
+        let r_hat = (0..d)
+            .map(|j| split_r_hat(&coordinate(j)))
+            .collect::<Result<Vec<f64>>>()?;
+        let energy_trace = Vec::<f64>::try_from(energies.f_mean_dim(1, false, Kind::Double)?)?;
+        Ok(Chains {
+            samples,
+            energies,
+            last,
+            diagnostics: Diagnostics {
+                acceptance,
+                step_size,
+                ess,
+                r_hat,
+                energy_trace,
+            },
+        })
+    }
+}
+
+impl Sampler for Mala {
+    fn run<E: Energy + ?Sized>(&self, energy: &E, x: &Tensor, y0: &Tensor) -> Result<Chains> {
+        check_chains(x, y0)?;
+        let c = &self.config;
+        let x = x.detach();
+        let mut y = y0.f_detach_copy()?;
+        let (mut e, mut g) = energy_and_grad_y(energy, &x, &y)?;
+        if !bool::try_from(e.f_isfinite()?.f_all()?)? {
+            return Err(EbmError::NonFinite {
+                what: "the energies at y0 (the chains' starts)".into(),
+                kind: "NaN or infinite values",
+            });
+        }
+        let mut step = c.step_size;
+        let mut adaptation = DualAveraging::new(step, c.target_accept);
+        let mut recorder = Recorder {
+            samples: Vec::with_capacity(c.samples),
+            energies: Vec::with_capacity(c.samples),
+        };
+        let (mut accepted, mut proposed) = (0.0f64, 0.0f64);
+        let total = c.warmup + c.samples * c.thin;
+        for t in 0..total {
+            let warming = t < c.warmup;
+            let (proposal, log_q_forward) = {
+                let _guard = tch::no_grad_guard();
+                let noise = y.f_randn_like()?;
+                let proposal = y
+                    .f_sub(&g.f_mul_scalar(step)?)?
+                    .f_add(&noise.f_mul_scalar((2.0 * step).sqrt())?)?;
+                // log q(y' | y) = −‖ξ‖²/2 + const.
+                let log_q = noise
+                    .f_square()?
+                    .f_sum_dim_intlist(1, false, Kind::Double)?
+                    .f_mul_scalar(-0.5)?;
+                (proposal, log_q)
+            };
+            let (e_new, g_new) = energy_and_grad_y(energy, &x, &proposal)?;
+            let _guard = tch::no_grad_guard();
+            // log q(y | y') = −‖y − y' + h∇E(y')‖² / (4h) + the same constant.
+            let back = y.f_sub(&proposal)?.f_add(&g_new.f_mul_scalar(step)?)?;
+            let log_q_backward = back
+                .f_square()?
+                .f_sum_dim_intlist(1, false, Kind::Double)?
+                .f_mul_scalar(-1.0 / (4.0 * step))?;
+            let log_alpha = e
+                .f_to_kind(Kind::Double)?
+                .f_sub(&e_new.f_to_kind(Kind::Double)?)?
+                .f_add(&log_q_backward)?
+                .f_sub(&log_q_forward)?;
+            // A proposal with a non-finite energy (or gradient) is rejected.
+            let finite = e_new
+                .f_isfinite()?
+                .f_logical_and(&g_new.f_isfinite()?.f_all_dim(1, false)?)?
+                .f_logical_and(&log_alpha.f_isnan()?.f_logical_not()?)?;
+            let log_alpha = log_alpha.f_where_scalarother(&finite, f64::NEG_INFINITY)?;
+            let u = log_alpha.f_rand_like()?.f_log()?;
+            let accept = u.f_lt_tensor(&log_alpha)?;
+            let accept_prob = log_alpha.f_clamp_max(0.0)?.f_exp()?;
+            let mean_accept = f64::try_from(accept_prob.f_mean(Kind::Double)?)?;
+            let keep_new = accept.f_unsqueeze(1)?;
+            y = proposal.f_where_self(&keep_new, &y)?;
+            g = g_new.f_where_self(&keep_new, &g)?;
+            e = e_new.f_where_self(&accept, &e)?;
+            if warming {
+                if c.adapt {
+                    step = adaptation.update(mean_accept);
+                    if t + 1 == c.warmup {
+                        step = adaptation.final_step();
+                    }
+                }
+                continue;
+            }
+            accepted += f64::try_from(accept.f_to_kind(Kind::Double)?.f_mean(Kind::Double)?)?;
+            proposed += 1.0;
+            if (t - c.warmup) % c.thin == c.thin - 1 {
+                recorder.keep(&y, &e)?;
+            }
+        }
+        recorder.finish(y, accepted / proposed.max(1.0), step)
+    }
+}
+
+impl Sampler for crate::Langevin {
+    /// Unadjusted Langevin: every step is kept (warm-up is the caller's), acceptance 1, and
+    /// the step size is the drift's scale.
+    fn run<E: Energy + ?Sized>(&self, energy: &E, x: &Tensor, y0: &Tensor) -> Result<Chains> {
+        check_chains(x, y0)?;
+        let mut recorder = Recorder {
+            samples: Vec::with_capacity(self.steps()),
+            energies: Vec::with_capacity(self.steps()),
+        };
+        if self.steps() < 4 {
+            return Err(EbmError::Hyperparameter {
+                name: "steps".into(),
+                reason: "must be >= 4 to keep draws for split-R̂ and the ESS",
+                value: self.steps().to_string(),
+            });
+        }
+        let one = crate::LangevinConfig {
+            steps: 1,
+            ..self.config()
+        }
+        .check()?;
+        let mut y = y0.shallow_clone();
+        for _ in 0..self.steps() {
+            y = one.sample(energy, x, &y)?;
+            let e = tch::no_grad(|| energy.energy(&x.detach(), &y))?;
+            recorder.keep(&y, &e)?;
+        }
+        let drift = match self.step() {
+            crate::LangevinStep::Exact { epsilon, beta } => 0.5 * epsilon * beta,
+            crate::LangevinStep::Decoupled { step_size, .. } => step_size,
+        };
+        recorder.finish(y, 1.0, drift)
+    }
+}
+
+fn check_draws(chains: &[Vec<f64>], what: &str) -> Result<(usize, usize)> {
+    let m = chains.len();
+    let n = chains.first().map_or(0, Vec::len);
+    if m == 0 || n < 4 || chains.iter().any(|c| c.len() != n) {
+        return Err(EbmError::Shape {
+            what: what.into(),
+            expected: "at least one chain of at least 4 draws, all of the same length".into(),
+            got: chains.iter().map(|c| c.len() as i64).collect(),
+        });
+    }
+    if chains.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(EbmError::NonFinite {
+            what: what.into(),
+            kind: "NaN or infinite values",
+        });
+    }
+    Ok((m, n))
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Each chain cut into its two halves (an odd middle draw dropped).
+fn split(chains: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let half = chains[0].len() / 2;
+    chains
+        .iter()
+        .flat_map(|c| [c[..half].to_vec(), c[c.len() - half..].to_vec()])
+        .collect()
+}
+
+/// (W, var⁺): the mean within-chain variance and the pooled estimate of the posterior
+/// variance, (n − 1)/n · W + B/n.
+fn variances(chains: &[Vec<f64>]) -> (f64, f64) {
+    let m = chains.len() as f64;
+    let n = chains[0].len() as f64;
+    let means: Vec<f64> = chains.iter().map(|c| mean(c)).collect();
+    let grand = mean(&means);
+    let b = if m > 1.0 {
+        n / (m - 1.0) * means.iter().map(|x| (x - grand).powi(2)).sum::<f64>()
+    } else {
+        0.0
+    };
+    let w = chains
+        .iter()
+        .zip(&means)
+        .map(|(c, mu)| c.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (n - 1.0))
+        .sum::<f64>()
+        / m;
+    (w, (n - 1.0) / n * w + b / n)
+}
+
+/// Split-R̂ of one coordinate: chains `[m][n]` are cut in halves, and R̂ = √(var⁺ / W). 1 when
+/// the chains agree; above about 1.01, run longer.
+pub fn split_r_hat(chains: &[Vec<f64>]) -> Result<f64> {
+    check_draws(chains, "draws for split-R̂")?;
+    let (w, var_plus) = variances(&split(chains));
+    if w == 0.0 {
+        return Ok(if var_plus == 0.0 { 1.0 } else { f64::INFINITY });
+    }
+    Ok((var_plus / w).sqrt())
+}
+
+/// The effective sample size of one coordinate over chains `[m][n]` (split in halves): m·n / τ
+/// with τ = −1 + 2 Σ_k P_k, P_k = ρ̂_2k + ρ̂_2k+1 summed while positive and made monotone,
+/// ρ̂_t = 1 − (W − mean autocovariance at lag t) / var⁺.
+pub fn effective_sample_size(chains: &[Vec<f64>]) -> Result<f64> {
+    check_draws(chains, "draws for the effective sample size")?;
+    let halves = split(chains);
+    let m = halves.len();
+    let n = halves[0].len();
+    let (w, var_plus) = variances(&halves);
+    if var_plus == 0.0 {
+        return Ok((m * n) as f64);
+    }
+    let centred: Vec<Vec<f64>> = halves
+        .iter()
+        .map(|c| {
+            let mu = mean(c);
+            c.iter().map(|x| x - mu).collect()
+        })
+        .collect();
+    // Autocovariance at lag t, averaged over chains (the biased estimator, divided by n).
+    let acov = |t: usize| -> f64 {
+        centred
+            .iter()
+            .map(|c| (0..n - t).map(|i| c[i] * c[i + t]).sum::<f64>() / n as f64)
+            .sum::<f64>()
+            / m as f64
+    };
+    // Stan's estimator: ρ̂_0 = 1, ρ̂_t = 1 − (W − mean autocovariance at t) / var⁺.
+    let rho = |t: usize| {
+        if t == 0 {
+            1.0
+        } else {
+            1.0 - (w - acov(t)) / var_plus
+        }
+    };
+    let mut tau = -1.0;
+    let mut previous = f64::INFINITY;
+    let mut k = 0;
+    while 2 * k + 1 < n {
+        let pair = rho(2 * k) + rho(2 * k + 1);
+        if pair <= 0.0 {
+            break;
+        }
+        let pair = pair.min(previous);
+        tau += 2.0 * pair;
+        previous = pair;
+        k += 1;
+    }
+    let tau = tau.max(1.0 / ((m * n) as f64).log10().max(1.0));
+    Ok((m * n) as f64 / tau)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// splitmix64 uniforms and Box–Muller normals, for seeded draws without libtorch.
+    struct Draws(u64);
+
+    impl Draws {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (((z ^ (z >> 31)) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (self.uniform(), self.uniform());
+            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+        }
+
+        /// m chains of an AR(1) process x_t = φ x_{t−1} + √(1 − φ²) ε_t (unit variance).
+        fn ar1(&mut self, m: usize, n: usize, phi: f64, offset: &[f64]) -> Vec<Vec<f64>> {
+            (0..m)
+                .map(|c| {
+                    let mut x = self.normal();
+                    (0..n)
+                        .map(|_| {
+                            x = phi * x + (1.0 - phi * phi).sqrt() * self.normal();
+                            x + offset.get(c).copied().unwrap_or(0.0)
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn r_hat_and_ess_by_hand() {
+        // Two chains of four draws: halves [1,2],[3,4],[2,3],[4,5]: means 1.5, 3.5, 2.5, 4.5;
+        // W = 0.5, B = 2 · var(means) = 2 · 5/3, var⁺ = W/2 + B/2 = 0.25 + 5/3.
+        let chains = vec![vec![1.0, 2.0, 3.0, 4.0], vec![2.0, 3.0, 4.0, 5.0]];
+        let r = split_r_hat(&chains).expect("r");
+        let expected = ((0.25 + 5.0 / 3.0) / 0.5f64).sqrt();
+        assert!((r - expected).abs() < 1e-12, "{r} vs {expected}");
+        assert!(split_r_hat(&[vec![1.0, 2.0]]).is_err());
+        assert!(split_r_hat(&[vec![1.0, f64::NAN, 2.0, 3.0]]).is_err());
+        assert_eq!(
+            split_r_hat(&[vec![2.0; 8], vec![2.0; 8]]).expect("constant"),
+            1.0
+        );
+    }
+
+    #[test]
+    fn ess_of_independent_and_correlated_draws() {
+        let mut draws = Draws(7);
+        // Independent draws: the ESS is about the number of draws.
+        let iid = draws.ar1(8, 2000, 0.0, &[]);
+        let ess = effective_sample_size(&iid).expect("ess");
+        assert!((ess / 16_000.0 - 1.0).abs() < 0.15, "iid ESS {ess}");
+        // AR(1) with φ = 0.8: τ = (1 + φ)/(1 − φ) = 9, so about 16000 / 9.
+        let ar = draws.ar1(8, 4000, 0.8, &[]);
+        let ess = effective_sample_size(&ar).expect("ess");
+        let expected = 32_000.0 / 9.0;
+        assert!(
+            (ess / expected - 1.0).abs() < 0.2,
+            "AR(1) ESS {ess} vs {expected}"
+        );
+        // Agreeing chains give R̂ near 1; chains stuck apart do not.
+        assert!(split_r_hat(&iid).expect("r") < 1.005);
+        let apart = draws.ar1(8, 500, 0.0, &[0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+        assert!(split_r_hat(&apart).expect("r") > 1.1);
+    }
+
+    #[test]
+    fn dual_averaging_moves_the_step_toward_the_target() {
+        // Accepting too little shrinks the step, too much grows it.
+        let mut low = DualAveraging::new(1.0, 0.574);
+        let mut high = DualAveraging::new(1.0, 0.574);
+        let (mut a, mut b) = (1.0, 1.0);
+        for _ in 0..50 {
+            a = low.update(0.1);
+            b = high.update(0.95);
+        }
+        assert!(a < 1.0 && b > 1.0, "{a} {b}");
+        assert!(low.final_step() < 1.0 && high.final_step() > 1.0);
+    }
+
+    #[test]
+    fn bad_settings_and_starts_are_typed_errors() {
+        for bad in [
+            MalaConfig {
+                step_size: 0.0,
+                ..MalaConfig::default()
+            },
+            MalaConfig {
+                samples: 3,
+                ..MalaConfig::default()
+            },
+            MalaConfig {
+                thin: 0,
+                ..MalaConfig::default()
+            },
+            MalaConfig {
+                target_accept: 1.0,
+                ..MalaConfig::default()
+            },
+            MalaConfig {
+                samples: usize::MAX,
+                ..MalaConfig::default()
+            },
+        ] {
+            assert!(
+                matches!(bad.check(), Err(EbmError::Hyperparameter { .. })),
+                "{bad:?}"
+            );
+        }
+        let mala = MalaConfig::default().check().expect("ok");
+        let energy = crate::FnEnergy::new(|_x: &Tensor, y: &Tensor| {
+            y.square().sum_dim_intlist(1, false, None)
+        });
+        let x = Tensor::zeros([2, 0], (Kind::Float, Device::Cpu));
+        let nan = Tensor::from_slice(&[0.0f32, f32::NAN]).view([2, 1]);
+        assert!(matches!(
+            mala.run(&energy, &x, &nan),
+            Err(EbmError::NonFinite { .. })
+        ));
+        let flat = Tensor::zeros([2], (Kind::Float, Device::Cpu));
+        assert!(mala.run(&energy, &x, &flat).is_err());
+    }
+}
