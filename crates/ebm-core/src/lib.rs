@@ -51,5 +51,5 @@ pub use inference::{
     GradientDescent, GradientDescentConfig, Minima, Minimum,
 };
 pub use langevin::{Langevin, LangevinConfig, LangevinStep};
-pub use mcmc::{Chains, Diagnostics, Mala, MalaConfig, Sampler};
+pub use mcmc::{Chains, Diagnostics, Hmc, HmcConfig, Mala, MalaConfig, Sampler};
 pub use space::{ContinuousSpace, FiniteSpace};
