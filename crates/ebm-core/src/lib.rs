@@ -33,6 +33,7 @@
 //! `ebm-loss`), and it never updates parameters: inference differentiates with respect to y
 //! only and leaves every parameter gradient untouched.
 
+pub mod ais;
 pub mod calibration;
 pub mod check;
 pub mod energy;
@@ -43,6 +44,7 @@ pub mod langevin;
 pub mod mcmc;
 pub mod space;
 
+pub use ais::{ais_log_z, AisBase, AisConfig, LogZ};
 pub use energy::{Energy, FnEnergy};
 pub use error::{EbmError, Result};
 pub use gibbs::{free_energy, free_energy_weighted, gibbs_probabilities, Quadrature};
