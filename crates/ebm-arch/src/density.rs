@@ -5,8 +5,9 @@
 use crate::learner::{mean, scalar, train, EpochRecord, History, Probe, TrainConfig, TrainStep};
 use crate::mlp::{Activation, Mlp, MlpConfig};
 use ebm_contrastive::{
-    ContrastiveDivergence, ContrastiveDivergenceConfig, InitNoise, ReplayBuffer,
-    ReplayBufferConfig, ReplayBufferParams,
+    denoising_score_matching, gaussian_log_density, nce_loss, score_matching,
+    sliced_score_matching, ContrastiveDivergence, InitNoise, NceNoise, ObjectiveConfig, Projection,
+    ReplayBuffer, ReplayBufferConfig, ReplayBufferParams, SlicedScoreMatchingConfig,
 };
 use ebm_core::{EbmError, Energy, Langevin, LangevinConfig, LangevinStep, Result};
 use serde::{Deserialize, Serialize};
@@ -167,21 +168,51 @@ impl DensityNet {
         })
     }
 
-    /// Trains on the points `y [N, dim]` by contrastive divergence against replay-buffer
-    /// Langevin samples.
+    /// Trains on the points `y [N, dim]` with a density objective: contrastive divergence
+    /// against replay-buffer Langevin samples, exact, denoising or sliced score matching, or
+    /// NCE (which adds the learnt log-normaliser `nce_log_z` to the parameters). An embedding
+    /// objective is an error.
     pub fn fit(
         &self,
-        objective: &ContrastiveDivergenceConfig,
+        objective: &ObjectiveConfig,
         y: &Tensor,
         config: &TrainConfig,
         seed: u64,
         on_epoch: impl FnMut(&EpochRecord),
     ) -> Result<History> {
-        let cd = objective.check()?;
+        objective.check()?;
+        let objective = match objective {
+            ObjectiveConfig::ContrastiveDivergence(c) => Objective::Cd(c.check()?),
+            ObjectiveConfig::ScoreMatching(_) => Objective::Exact,
+            ObjectiveConfig::DenoisingScoreMatching(c) => Objective::Denoising(c.sigma),
+            ObjectiveConfig::SlicedScoreMatching(c) => Objective::Sliced(c.clone()),
+            ObjectiveConfig::Nce(c) => {
+                let (mean, std) = (y.f_mean_dim(0, false, Kind::Float)?, y.f_std_dim(0, false, false)?);
+                let noise = match c.noise {
+                    NceNoise::Gaussian { scale } => NoiseDist::Gaussian {
+                        mean,
+                        std: std.f_clamp_min(1e-3)?.f_mul_scalar(scale)?,
+                    },
+                    NceNoise::Uniform { lo, hi } => NoiseDist::Uniform { lo, hi },
+                };
+                Objective::Nce {
+                    ratio: c.ratio,
+                    noise,
+                    log_z: self.nce_log_z_var(),
+                }
+            }
+            ObjectiveConfig::NtXent(_) | ObjectiveConfig::Vicreg(_) | ObjectiveConfig::BarlowTwins(_) => {
+                return Err(EbmError::hyperparameter(
+                    "loss.kind",
+                    "is an embedding objective; a density takes contrastive_divergence, score_matching, denoising_score_matching, sliced_score_matching or nce",
+                    objective.kind_name(),
+                ))
+            }
+        };
         let probe_n = (config.probe_size as i64).min(y.size()[0]);
         let mut step = DensityStep {
             net: self,
-            cd,
+            objective,
             y: y.shallow_clone(),
             probe_data: y.f_narrow(0, 0, probe_n)?,
             probe_n,
@@ -190,13 +221,100 @@ impl DensityNet {
         };
         train(&mut step, config, seed, on_epoch)
     }
+
+    /// NCE's learnt log-normaliser c, a parameter of the model (made at zero the first time).
+    fn nce_log_z_var(&self) -> Tensor {
+        let existing = self
+            .vs
+            .variables()
+            .get(NCE_LOG_Z)
+            .map(Tensor::shallow_clone);
+        existing.unwrap_or_else(|| self.vs.root().zeros(NCE_LOG_Z, &[]))
+    }
+
+    /// The log-normaliser c learnt by NCE, if the model was trained by it.
+    pub fn nce_log_z(&self) -> Option<f64> {
+        self.vs
+            .variables()
+            .get(NCE_LOG_Z)
+            .and_then(|c| f64::try_from(c).ok())
+    }
+
+    /// log Z = log ∫ e^(−E(y)) dy over the box `[lo, hi]²` (2-D densities) by the midpoint rule
+    /// on `n × n` cells: the mass outside the box is left out.
+    pub fn log_z_2d(&self, lo: [f64; 2], hi: [f64; 2], n: usize) -> Result<f64> {
+        if self.dim != 2 {
+            return Err(EbmError::Shape {
+                what: "density for a 2-D quadrature".into(),
+                expected: "points of 2 coordinates".into(),
+                got: vec![self.dim],
+            });
+        }
+        let grid = ebm_core::Quadrature::grid_2d(lo, hi, [n, n], Kind::Float, self.vs.device())?;
+        let e = self.energies(&grid.points)?.f_to_kind(Kind::Double)?;
+        Ok(f64::try_from(e.f_neg()?.f_logsumexp([0], false)?)? + grid.log_volume)
+    }
+}
+
+/// The name of NCE's log-normaliser among the parameters.
+const NCE_LOG_Z: &str = "nce_log_z";
+
+/// The noise of NCE, fitted to the training points (Gaussian) or given (uniform box).
+enum NoiseDist {
+    Gaussian { mean: Tensor, std: Tensor },
+    Uniform { lo: f64, hi: f64 },
+}
+
+impl NoiseDist {
+    fn draw(&self, n: i64, d: i64, device: Device) -> Result<Tensor> {
+        Ok(match self {
+            NoiseDist::Gaussian { mean, std } => Tensor::f_randn([n, d], (Kind::Float, device))?
+                .f_mul(std)?
+                .f_add(mean)?,
+            NoiseDist::Uniform { lo, hi } => Tensor::f_rand([n, d], (Kind::Float, device))?
+                .f_mul_scalar(hi - lo)?
+                .f_add_scalar(*lo)?,
+        })
+    }
+
+    fn log_density(&self, y: &Tensor) -> Result<Tensor> {
+        match self {
+            NoiseDist::Gaussian { mean, std } => gaussian_log_density(y, mean, std),
+            NoiseDist::Uniform { lo, hi } => {
+                let d = y.size()[1] as f64;
+                let outside = y
+                    .f_lt(*lo)?
+                    .f_logical_or(&y.f_gt(*hi)?)?
+                    .f_any_dim(1, false)?;
+                Ok(Tensor::f_full(
+                    [y.size()[0]],
+                    -d * (hi - lo).ln(),
+                    (Kind::Float, y.device()),
+                )?
+                .f_masked_fill(&outside, f64::NEG_INFINITY)?)
+            }
+        }
+    }
+}
+
+/// The objective a density trains with.
+enum Objective {
+    Cd(ContrastiveDivergence),
+    Exact,
+    Denoising(f64),
+    Sliced(SlicedScoreMatchingConfig),
+    Nce {
+        ratio: usize,
+        noise: NoiseDist,
+        log_z: Tensor,
+    },
 }
 
 /// A density, its objective and its data, as a [`TrainStep`]; the buffer and the probe's
 /// noise are drawn in [`TrainStep::begin`], after seeding.
 struct DensityStep<'a> {
     net: &'a DensityNet,
-    cd: ContrastiveDivergence,
+    objective: Objective,
     y: Tensor,
     probe_data: Tensor,
     probe_n: i64,
@@ -219,23 +337,69 @@ impl TrainStep for DensityStep<'_> {
 
     fn begin(&mut self) -> Result<()> {
         let net = self.net;
-        self.buffer = Some(ReplayBuffer::new(
-            &net.replay,
-            net.langevin.clone(),
-            &[net.dim],
-            (Kind::Float, net.vs.device()),
-        )?);
+        if matches!(self.objective, Objective::Cd(_)) {
+            self.buffer = Some(ReplayBuffer::new(
+                &net.replay,
+                net.langevin.clone(),
+                &[net.dim],
+                (Kind::Float, net.vs.device()),
+            )?);
+        }
         self.probe_noise = Some(net.noise(self.probe_n.max(64))?);
         Ok(())
     }
 
     fn batch_loss(&mut self, indices: &Tensor) -> Result<Tensor> {
         let net = self.net;
-        let buffer = self.buffer.as_mut().ok_or_else(not_begun)?;
         let yb = self.y.f_index_select(0, indices)?;
-        let x = net.no_x(yb.size()[0])?;
-        let negatives = buffer.sample(&net.energy, &x)?;
-        Ok(self.cd.loss(&net.energy, &x, &yb, &negatives)?.loss)
+        let n = yb.size()[0];
+        let x = net.no_x(n)?;
+        match &self.objective {
+            Objective::Cd(cd) => {
+                let buffer = self.buffer.as_mut().ok_or_else(not_begun)?;
+                let negatives = buffer.sample(&net.energy, &x)?;
+                Ok(cd.loss(&net.energy, &x, &yb, &negatives)?.loss)
+            }
+            Objective::Exact => score_matching(&net.energy, &x, &yb),
+            Objective::Denoising(sigma) => {
+                let noise = yb.f_randn_like()?.f_mul_scalar(*sigma)?;
+                denoising_score_matching(&net.energy, &x, &yb, &noise, *sigma)
+            }
+            Objective::Sliced(c) => {
+                let k = c.projections as i64;
+                let repeated = yb.f_repeat([k, 1])?;
+                let v = match c.distribution {
+                    Projection::Gaussian => repeated.f_randn_like()?,
+                    Projection::Rademacher => repeated
+                        .f_rand_like()?
+                        .f_gt(0.5)?
+                        .f_to_kind(repeated.kind())?
+                        .f_mul_scalar(2.0)?
+                        .f_sub_scalar(1.0)?,
+                };
+                let xr = net.no_x(n * k)?;
+                sliced_score_matching(&net.energy, &xr, &repeated, &v, c.variance_reduced)
+            }
+            Objective::Nce {
+                ratio,
+                noise,
+                log_z,
+            } => {
+                let m = n * *ratio as i64;
+                let points = noise.draw(m, net.dim, net.vs.device())?;
+                nce_loss(
+                    &net.energy,
+                    &x,
+                    &yb,
+                    &noise.log_density(&yb)?,
+                    &net.no_x(m)?,
+                    &points,
+                    &noise.log_density(&points)?,
+                    log_z,
+                    *ratio,
+                )
+            }
+        }
     }
 
     fn probe(&self) -> Result<Probe> {

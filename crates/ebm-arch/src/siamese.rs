@@ -127,12 +127,16 @@ impl Objective {
             ObjectiveConfig::NtXent(c) => Objective::NtXent(c.check()?),
             ObjectiveConfig::Vicreg(c) => Objective::VicReg(c.check()?),
             ObjectiveConfig::BarlowTwins(c) => Objective::BarlowTwins(c.check()?),
-            ObjectiveConfig::ContrastiveDivergence(_) => {
+            ObjectiveConfig::ContrastiveDivergence(_)
+            | ObjectiveConfig::ScoreMatching(_)
+            | ObjectiveConfig::DenoisingScoreMatching(_)
+            | ObjectiveConfig::SlicedScoreMatching(_)
+            | ObjectiveConfig::Nce(_) => {
                 return Err(EbmError::hyperparameter(
                     "kind",
                     "must be nt_xent, vicreg or barlow_twins for a siamese encoder \
-                     (contrastive_divergence trains a density)",
-                    "contrastive_divergence",
+                     (this objective trains a density)",
+                    objective.kind_name(),
                 ))
             }
         })

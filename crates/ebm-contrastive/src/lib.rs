@@ -43,6 +43,7 @@
 
 mod check;
 pub mod contrastive;
+pub mod density;
 pub mod distance;
 pub mod miner;
 pub mod non_contrastive;
@@ -52,6 +53,11 @@ pub mod sampling;
 pub use contrastive::{
     InfoNce, InfoNceConfig, MarginContrastive, MarginContrastiveConfig, NtXent, NtXentConfig,
     SupCon, SupConConfig, TripletMargin, TripletMarginConfig,
+};
+pub use density::{
+    denoising_score_matching, gaussian_log_density, nce_loss, score_matching,
+    sliced_score_matching, DenoisingScoreMatchingConfig, NceConfig, NceNoise, Projection,
+    ScoreMatchingConfig, SlicedScoreMatchingConfig,
 };
 pub use distance::{normalize, Distance};
 pub use miner::{hardest_negative, semi_hard_negative, Triplets};

@@ -1,6 +1,9 @@
 //! [`ObjectiveConfig`]: the `[loss]` table of the embedding and density methods, one
 //! serde-tagged enum with the list of its kinds (the counterpart of `ebm_loss::LossConfig`).
 
+use crate::density::{
+    DenoisingScoreMatchingConfig, NceConfig, ScoreMatchingConfig, SlicedScoreMatchingConfig,
+};
 use crate::{BarlowTwinsConfig, ContrastiveDivergenceConfig, NtXentConfig, VicRegConfig};
 use ebm_core::Result;
 use serde::{Deserialize, Serialize};
@@ -17,15 +20,27 @@ pub enum ObjectiveConfig {
     BarlowTwins(BarlowTwinsConfig),
     /// Contrastive divergence with model samples as negatives (densities).
     ContrastiveDivergence(ContrastiveDivergenceConfig),
+    /// Exact score matching (densities, small d).
+    ScoreMatching(ScoreMatchingConfig),
+    /// Denoising score matching (densities).
+    DenoisingScoreMatching(DenoisingScoreMatchingConfig),
+    /// Sliced score matching (densities).
+    SlicedScoreMatching(SlicedScoreMatchingConfig),
+    /// Noise-contrastive estimation with a learnt log-normaliser (densities).
+    Nce(NceConfig),
 }
 
 impl ObjectiveConfig {
     /// Every `kind`, as written in configs, in the order of the variants.
-    pub const KINDS: [&'static str; 4] = [
+    pub const KINDS: [&'static str; 8] = [
         "nt_xent",
         "vicreg",
         "barlow_twins",
         "contrastive_divergence",
+        "score_matching",
+        "denoising_score_matching",
+        "sliced_score_matching",
+        "nce",
     ];
 
     /// The `kind` as written in configs.
@@ -35,6 +50,10 @@ impl ObjectiveConfig {
             ObjectiveConfig::Vicreg(_) => "vicreg",
             ObjectiveConfig::BarlowTwins(_) => "barlow_twins",
             ObjectiveConfig::ContrastiveDivergence(_) => "contrastive_divergence",
+            ObjectiveConfig::ScoreMatching(_) => "score_matching",
+            ObjectiveConfig::DenoisingScoreMatching(_) => "denoising_score_matching",
+            ObjectiveConfig::SlicedScoreMatching(_) => "sliced_score_matching",
+            ObjectiveConfig::Nce(_) => "nce",
         }
     }
 
@@ -44,7 +63,11 @@ impl ObjectiveConfig {
             ObjectiveConfig::NtXent(_)
             | ObjectiveConfig::Vicreg(_)
             | ObjectiveConfig::BarlowTwins(_) => true,
-            ObjectiveConfig::ContrastiveDivergence(_) => false,
+            ObjectiveConfig::ContrastiveDivergence(_)
+            | ObjectiveConfig::ScoreMatching(_)
+            | ObjectiveConfig::DenoisingScoreMatching(_)
+            | ObjectiveConfig::SlicedScoreMatching(_)
+            | ObjectiveConfig::Nce(_) => false,
         }
     }
 
@@ -55,6 +78,10 @@ impl ObjectiveConfig {
             ObjectiveConfig::Vicreg(c) => c.check().map(drop),
             ObjectiveConfig::BarlowTwins(c) => c.check().map(drop),
             ObjectiveConfig::ContrastiveDivergence(c) => c.check().map(drop),
+            ObjectiveConfig::ScoreMatching(_) => Ok(()),
+            ObjectiveConfig::DenoisingScoreMatching(c) => c.check(),
+            ObjectiveConfig::SlicedScoreMatching(c) => c.check(),
+            ObjectiveConfig::Nce(c) => c.check(),
         }
     }
 }
@@ -70,6 +97,10 @@ mod tests {
             ObjectiveConfig::Vicreg(VicRegConfig::default()),
             ObjectiveConfig::BarlowTwins(BarlowTwinsConfig::default()),
             ObjectiveConfig::ContrastiveDivergence(ContrastiveDivergenceConfig::default()),
+            ObjectiveConfig::ScoreMatching(ScoreMatchingConfig::default()),
+            ObjectiveConfig::DenoisingScoreMatching(DenoisingScoreMatchingConfig::default()),
+            ObjectiveConfig::SlicedScoreMatching(SlicedScoreMatchingConfig::default()),
+            ObjectiveConfig::Nce(NceConfig::default()),
         ];
         let names: Vec<_> = all.iter().map(ObjectiveConfig::kind_name).collect();
         assert_eq!(names, ObjectiveConfig::KINDS);

@@ -80,7 +80,8 @@ pub enum Losses {
     Tutorial,
     /// The embedding objectives: nt_xent, vicreg, barlow_twins.
     Embedding,
-    /// Contrastive divergence.
+    /// The density objectives: contrastive divergence, score matching (exact, denoising,
+    /// sliced), NCE.
     Density,
 }
 
@@ -101,7 +102,7 @@ impl Losses {
         match self {
             Losses::Tutorial => "one of the tutorial's losses: energy, perceptron, hinge, log, lvq2, mce, square_square, square_exponential, nll, mee",
             Losses::Embedding => "nt_xent, vicreg or barlow_twins",
-            Losses::Density => "contrastive_divergence",
+            Losses::Density => "contrastive_divergence, score_matching, denoising_score_matching, sliced_score_matching or nce",
         }
     }
 }
