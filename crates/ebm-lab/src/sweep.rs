@@ -115,7 +115,9 @@ pub fn sweep(options: &SweepOptions) -> Result<SweepReport, RunError> {
         .collect();
     let results: Mutex<Vec<Option<SweepRun>>> = Mutex::new(vec![None; jobs.len()]);
     let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     let total = jobs.len();
+    let clock = std::time::Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.clamp(1, total.max(1)) {
             scope.spawn(|| loop {
@@ -124,9 +126,10 @@ pub fn sweep(options: &SweepOptions) -> Result<SweepReport, RunError> {
                     break;
                 };
                 let outcome = run_one(options, point, *seed);
+                let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
                 eprintln!(
-                    "sweep {}/{total}: seed {seed} {}: {}",
-                    i + 1,
+                    "sweep {finished}/{total} ({}): seed {seed} {}: {}",
+                    eta(clock.elapsed().as_secs_f64(), finished, total),
                     point.join(" "),
                     match &outcome {
                         Ok((dir, _)) => dir.display().to_string(),
@@ -177,6 +180,24 @@ pub fn sweep(options: &SweepOptions) -> Result<SweepReport, RunError> {
         runs,
         markdown,
     })
+}
+
+/// "12 s elapsed, about 36 s left": the mean time of the finished runs times those left.
+fn eta(elapsed: f64, finished: usize, total: usize) -> String {
+    let left = elapsed / finished.max(1) as f64 * (total - finished.min(total)) as f64;
+    let clock = |s: f64| {
+        let s = s.round() as u64;
+        if s >= 60 {
+            format!("{}:{:02} min", s / 60, s % 60)
+        } else {
+            format!("{s} s")
+        }
+    };
+    if finished >= total {
+        format!("{} in all", clock(elapsed))
+    } else {
+        format!("{} elapsed, about {} left", clock(elapsed), clock(left))
+    }
 }
 
 fn unique_stamp(parent: &Path) -> String {
@@ -461,6 +482,13 @@ mod tests {
         assert_eq!(p[0], ["a=1", "b=x"]);
         assert_eq!(p[5], ["a=2", "b=z"]);
         assert_eq!(points(&[]), vec![Vec::<String>::new()]);
+    }
+
+    #[test]
+    fn the_eta_scales_the_mean_run_time() {
+        assert_eq!(eta(12.0, 1, 4), "12 s elapsed, about 36 s left");
+        assert_eq!(eta(90.0, 3, 5), "1:30 min elapsed, about 1:00 min left");
+        assert_eq!(eta(30.0, 5, 5), "30 s in all");
     }
 
     #[test]
