@@ -17,6 +17,7 @@ use crate::check::{check_count, check_positive};
 use crate::energy::Energy;
 use crate::error::{EbmError, Result};
 use crate::inference::energy_and_grad_y;
+use crate::mcmc::mala_proposal;
 use tch::{Device, Kind, Tensor};
 
 /// The base distribution of AIS.
@@ -250,38 +251,21 @@ pub fn ais_log_z<E: Energy + ?Sized>(
             beta: betas[t],
         };
         let mut accepted_here = 0.0;
+        // The energy and gradient at the particles, carried from one transition to the next.
+        let (mut e, mut g) = energy_and_grad_y(&tempered, &x, &y)?;
         for _ in 0..config.transitions {
-            let (e, g) = energy_and_grad_y(&tempered, &x, &y)?;
+            let (proposal, e_new, g_new, log_alpha) =
+                mala_proposal(&tempered, &x, &y, &e, &g, step)?;
             let _guard = tch::no_grad_guard();
-            let noise = y.f_randn_like()?;
-            let proposal = y
-                .f_sub(&g.f_mul_scalar(step)?)?
-                .f_add(&noise.f_mul_scalar((2.0 * step).sqrt())?)?;
-            drop(_guard);
-            let (e_new, g_new) = energy_and_grad_y(&tempered, &x, &proposal)?;
-            let _guard = tch::no_grad_guard();
-            let back = y.f_sub(&proposal)?.f_add(&g_new.f_mul_scalar(step)?)?;
-            let log_alpha = e
-                .f_to_kind(Kind::Double)?
-                .f_sub(&e_new.f_to_kind(Kind::Double)?)?
-                .f_sub(
-                    &back
-                        .f_square()?
-                        .f_sum_dim_intlist(1, false, Kind::Double)?
-                        .f_mul_scalar(1.0 / (4.0 * step))?,
-                )?
-                .f_add(
-                    &noise
-                        .f_square()?
-                        .f_sum_dim_intlist(1, false, Kind::Double)?
-                        .f_mul_scalar(0.5)?,
-                )?;
             let ok = e_new
                 .f_isfinite()?
                 .f_logical_and(&g_new.f_isfinite()?.f_all_dim(1, false)?)?;
             let log_alpha = log_alpha.f_where_scalarother(&ok, f64::NEG_INFINITY)?;
             let accept = log_alpha.f_rand_like()?.f_log()?.f_lt_tensor(&log_alpha)?;
-            y = proposal.f_where_self(&accept.f_unsqueeze(1)?, &y)?;
+            let keep_new = accept.f_unsqueeze(1)?;
+            y = proposal.f_where_self(&keep_new, &y)?;
+            g = g_new.f_where_self(&keep_new, &g)?;
+            e = e_new.f_where_self(&accept, &e)?;
             accepted_here += f64::try_from(accept.f_to_kind(Kind::Double)?.f_mean(Kind::Double)?)?;
         }
         let rate = accepted_here / config.transitions as f64;

@@ -327,83 +327,163 @@ impl Sampler for Mala {
         check_chains(x, y0)?;
         let c = &self.config;
         let x = x.detach();
-        let mut y = y0.f_detach_copy()?;
-        let (mut e, mut g) = energy_and_grad_y(energy, &x, &y)?;
+        let mut chains = Metropolis::start(energy, &x, y0, c)?;
+        for t in 0..chains.total() {
+            let (proposal, e_new, g_new, log_alpha) =
+                mala_proposal(energy, &x, &chains.y, &chains.e, &chains.g, chains.step)?;
+            check_step(&proposal, &e_new, &g_new, t)?;
+            chains.decide(t, proposal, e_new, g_new, log_alpha)?;
+        }
+        chains.finish()
+    }
+}
+
+/// One MALA proposal from the chains at `y` (with their energies `e` and gradients `g`):
+/// y' = y − h∇E(y) + √(2h)ξ, its energy and gradient, and, in f64,
+/// log α = E(y) − E(y') + log q(y | y') − log q(y' | y) with
+/// log q(y' | y) = −‖ξ‖²/2 and log q(y | y') = −‖y − y' + h∇E(y')‖² / (4h) (the same constant
+/// dropped from both).
+pub(crate) fn mala_proposal<E: Energy + ?Sized>(
+    energy: &E,
+    x: &Tensor,
+    y: &Tensor,
+    e: &Tensor,
+    g: &Tensor,
+    step: f64,
+) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+    let (proposal, log_q_forward) = {
+        let _guard = tch::no_grad_guard();
+        let noise = y.f_randn_like()?;
+        let proposal = y
+            .f_sub(&g.f_mul_scalar(step)?)?
+            .f_add(&noise.f_mul_scalar((2.0 * step).sqrt())?)?;
+        let log_q = noise
+            .f_square()?
+            .f_sum_dim_intlist(1, false, Kind::Double)?
+            .f_mul_scalar(-0.5)?;
+        (proposal, log_q)
+    };
+    let (e_new, g_new) = energy_and_grad_y(energy, x, &proposal)?;
+    let _guard = tch::no_grad_guard();
+    let back = y.f_sub(&proposal)?.f_add(&g_new.f_mul_scalar(step)?)?;
+    let log_q_backward = back
+        .f_square()?
+        .f_sum_dim_intlist(1, false, Kind::Double)?
+        .f_mul_scalar(-1.0 / (4.0 * step))?;
+    let log_alpha = e
+        .f_to_kind(Kind::Double)?
+        .f_sub(&e_new.f_to_kind(Kind::Double)?)?
+        .f_add(&log_q_backward)?
+        .f_sub(&log_q_forward)?;
+    Ok((proposal, e_new, g_new, log_alpha))
+}
+
+/// What MALA and HMC share around their proposals: the chains' states, the accept draw and
+/// selection, step-size adaptation during warm-up, the acceptance count and the kept draws.
+struct Metropolis {
+    y: Tensor,
+    e: Tensor,
+    g: Tensor,
+    step: f64,
+    warmup: usize,
+    thin: usize,
+    total: usize,
+    adapt: bool,
+    adaptation: DualAveraging,
+    tail: TailAverage,
+    recorder: Recorder,
+    accepted: f64,
+    proposed: f64,
+}
+
+impl Metropolis {
+    /// Chains at `y0` with their energies and gradients, for the run length of `c`.
+    fn start<E: Energy + ?Sized>(
+        energy: &E,
+        x: &Tensor,
+        y0: &Tensor,
+        c: &MalaConfig,
+    ) -> Result<Metropolis> {
+        let y = y0.f_detach_copy()?;
+        let (e, g) = energy_and_grad_y(energy, x, &y)?;
         if !bool::try_from(e.f_isfinite()?.f_all()?)? {
             return Err(EbmError::NonFinite {
                 what: "the energies at y0 (the chains' starts)".into(),
                 kind: "NaN or infinite values",
             });
         }
-        let mut step = c.step_size;
-        let mut adaptation = DualAveraging::new(step, c.target_accept);
-        let mut tail = TailAverage::new(c.warmup);
-        let mut recorder = Recorder {
-            samples: Vec::with_capacity(c.samples),
-            energies: Vec::with_capacity(c.samples),
-        };
-        let (mut accepted, mut proposed) = (0.0f64, 0.0f64);
-        let total = c.warmup + c.samples * c.thin;
-        for t in 0..total {
-            let warming = t < c.warmup;
-            let (proposal, log_q_forward) = {
-                let _guard = tch::no_grad_guard();
-                let noise = y.f_randn_like()?;
-                let proposal = y
-                    .f_sub(&g.f_mul_scalar(step)?)?
-                    .f_add(&noise.f_mul_scalar((2.0 * step).sqrt())?)?;
-                // log q(y' | y) = −‖ξ‖²/2 + const.
-                let log_q = noise
-                    .f_square()?
-                    .f_sum_dim_intlist(1, false, Kind::Double)?
-                    .f_mul_scalar(-0.5)?;
-                (proposal, log_q)
-            };
-            let (e_new, g_new) = energy_and_grad_y(energy, &x, &proposal)?;
-            check_step(&proposal, &e_new, &g_new, t)?;
-            let _guard = tch::no_grad_guard();
-            // log q(y | y') = −‖y − y' + h∇E(y')‖² / (4h) + the same constant.
-            let back = y.f_sub(&proposal)?.f_add(&g_new.f_mul_scalar(step)?)?;
-            let log_q_backward = back
-                .f_square()?
-                .f_sum_dim_intlist(1, false, Kind::Double)?
-                .f_mul_scalar(-1.0 / (4.0 * step))?;
-            let log_alpha = e
-                .f_to_kind(Kind::Double)?
-                .f_sub(&e_new.f_to_kind(Kind::Double)?)?
-                .f_add(&log_q_backward)?
-                .f_sub(&log_q_forward)?;
-            // A proposal of energy +∞ (outside the support) has density 0, and one that left
-            // the reals was a step too large: both rejected.
-            let finite = e_new
-                .f_isfinite()?
-                .f_logical_and(&proposal.f_isfinite()?.f_all_dim(1, false)?)?;
-            let log_alpha = log_alpha.f_where_scalarother(&finite, f64::NEG_INFINITY)?;
-            let u = log_alpha.f_rand_like()?.f_log()?;
-            let accept = u.f_lt_tensor(&log_alpha)?;
-            let accept_prob = log_alpha.f_clamp_max(0.0)?.f_exp()?;
-            let mean_accept = f64::try_from(accept_prob.f_mean(Kind::Double)?)?;
-            let keep_new = accept.f_unsqueeze(1)?;
-            y = proposal.f_where_self(&keep_new, &y)?;
-            g = g_new.f_where_self(&keep_new, &g)?;
-            e = e_new.f_where_self(&accept, &e)?;
-            if warming {
-                if c.adapt {
-                    step = adaptation.update(mean_accept);
-                    tail.push(step.ln());
-                    if t + 1 == c.warmup {
-                        step = tail.step();
-                    }
+        Ok(Metropolis {
+            y,
+            e,
+            g,
+            step: c.step_size,
+            warmup: c.warmup,
+            thin: c.thin,
+            total: c.warmup + c.samples * c.thin,
+            adapt: c.adapt,
+            adaptation: DualAveraging::new(c.step_size, c.target_accept),
+            tail: TailAverage::new(c.warmup),
+            recorder: Recorder {
+                samples: Vec::with_capacity(c.samples),
+                energies: Vec::with_capacity(c.samples),
+            },
+            accepted: 0.0,
+            proposed: 0.0,
+        })
+    }
+
+    /// Steps of the whole run, warm-up included.
+    fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Accepts each chain's proposal with probability min(1, e^(log α)): a proposal of energy
+    /// +∞ (outside the support), one that left the reals (a step too large) or a NaN log α is
+    /// rejected. Then adapts the step (warm-up) or counts and keeps the draw.
+    fn decide(
+        &mut self,
+        t: usize,
+        proposal: Tensor,
+        e_new: Tensor,
+        g_new: Tensor,
+        log_alpha: Tensor,
+    ) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        let finite = e_new
+            .f_isfinite()?
+            .f_logical_and(&proposal.f_isfinite()?.f_all_dim(1, false)?)?
+            .f_logical_and(&log_alpha.f_isnan()?.f_logical_not()?)?;
+        let log_alpha = log_alpha.f_where_scalarother(&finite, f64::NEG_INFINITY)?;
+        let u = log_alpha.f_rand_like()?.f_log()?;
+        let accept = u.f_lt_tensor(&log_alpha)?;
+        let keep_new = accept.f_unsqueeze(1)?;
+        self.y = proposal.f_where_self(&keep_new, &self.y)?;
+        self.g = g_new.f_where_self(&keep_new, &self.g)?;
+        self.e = e_new.f_where_self(&accept, &self.e)?;
+        if t < self.warmup {
+            if self.adapt {
+                let accept_prob = log_alpha.f_clamp_max(0.0)?.f_exp()?;
+                self.step = self
+                    .adaptation
+                    .update(f64::try_from(accept_prob.f_mean(Kind::Double)?)?);
+                self.tail.push(self.step.ln());
+                if t + 1 == self.warmup {
+                    self.step = self.tail.step();
                 }
-                continue;
             }
-            accepted += f64::try_from(accept.f_to_kind(Kind::Double)?.f_mean(Kind::Double)?)?;
-            proposed += 1.0;
-            if (t - c.warmup) % c.thin == c.thin - 1 {
-                recorder.keep(&y, &e)?;
-            }
+            return Ok(());
         }
-        recorder.finish(y, accepted / proposed.max(1.0), step)
+        self.accepted += f64::try_from(accept.f_to_kind(Kind::Double)?.f_mean(Kind::Double)?)?;
+        self.proposed += 1.0;
+        if (t - self.warmup) % self.thin == self.thin - 1 {
+            self.recorder.keep(&self.y, &self.e)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Chains> {
+        let acceptance = self.accepted / self.proposed.max(1.0);
+        self.recorder.finish(self.y, acceptance, self.step)
     }
 }
 
@@ -451,9 +531,8 @@ impl Default for HmcConfig {
 }
 
 impl HmcConfig {
-    /// Checks the settings; errors name the key.
-    pub fn check(&self) -> Result<Hmc> {
-        // The run length and acceptance rules are MALA's.
+    /// The step, run length and adaptation, which HMC shares with MALA.
+    fn run_length(&self) -> MalaConfig {
         MalaConfig {
             step_size: self.step_size,
             warmup: self.warmup,
@@ -462,7 +541,12 @@ impl HmcConfig {
             adapt: self.adapt,
             target_accept: self.target_accept,
         }
-        .check()?;
+    }
+
+    /// Checks the settings; errors name the key.
+    pub fn check(&self) -> Result<Hmc> {
+        // The run length and acceptance rules are MALA's.
+        self.run_length().check()?;
         check_count("leapfrog_steps", self.leapfrog_steps)?;
         if self.leapfrog_steps > 10_000 {
             return Err(EbmError::Hyperparameter {
@@ -522,33 +606,17 @@ impl Sampler for Hmc {
                 .f_to_device(options.1)?,
             None => Tensor::f_ones([d], options)?,
         };
-        let mut y = y0.f_detach_copy()?;
-        let (mut e, mut g) = energy_and_grad_y(energy, &x, &y)?;
-        if !bool::try_from(e.f_isfinite()?.f_all()?)? {
-            return Err(EbmError::NonFinite {
-                what: "the energies at y0 (the chains' starts)".into(),
-                kind: "NaN or infinite values",
-            });
-        }
+        let mut chains = Metropolis::start(energy, &x, y0, &c.run_length())?;
         let kinetic = |p: &Tensor| -> Result<Tensor> {
             Ok(p.f_square()?
                 .f_div(&mass)?
                 .f_sum_dim_intlist(1, false, Kind::Double)?
                 .f_mul_scalar(0.5)?)
         };
-        let mut step = c.step_size;
-        let mut adaptation = DualAveraging::new(step, c.target_accept);
-        let mut tail = TailAverage::new(c.warmup);
-        let mut recorder = Recorder {
-            samples: Vec::with_capacity(c.samples),
-            energies: Vec::with_capacity(c.samples),
-        };
-        let (mut accepted, mut proposed) = (0.0f64, 0.0f64);
-        let total = c.warmup + c.samples * c.thin;
-        for t in 0..total {
-            let warming = t < c.warmup;
-            let p0 = tch::no_grad(|| y.f_randn_like()?.f_mul(&mass.f_sqrt()?))?;
-            let h_old = e.f_to_kind(Kind::Double)?.f_add(&kinetic(&p0)?)?;
+        for t in 0..chains.total() {
+            let step = chains.step;
+            let p0 = tch::no_grad(|| chains.y.f_randn_like()?.f_mul(&mass.f_sqrt()?))?;
+            let h_old = chains.e.f_to_kind(Kind::Double)?.f_add(&kinetic(&p0)?)?;
             // Leapfrog: a half step of momentum, L full steps of position (with full momentum
             // steps between them), a final half step of momentum.
             let length = match c.jitter {
@@ -563,9 +631,9 @@ impl Sampler for Hmc {
                 }
                 false => c.leapfrog_steps,
             };
-            let mut q = y.shallow_clone();
-            let mut p = tch::no_grad(|| p0.f_sub(&g.f_mul_scalar(0.5 * step)?))?;
-            let (mut e_new, mut g_new) = (e.shallow_clone(), g.shallow_clone());
+            let mut q = chains.y.shallow_clone();
+            let mut p = tch::no_grad(|| p0.f_sub(&chains.g.f_mul_scalar(0.5 * step)?))?;
+            let (mut e_new, mut g_new) = (chains.e.shallow_clone(), chains.g.shallow_clone());
             for l in 0..length {
                 q = tch::no_grad(|| q.f_add(&p.f_div(&mass)?.f_mul_scalar(step)?))?;
                 (e_new, g_new) = energy_and_grad_y(energy, &x, &q)?;
@@ -573,39 +641,15 @@ impl Sampler for Hmc {
                 let scale = if l + 1 == length { 0.5 } else { 1.0 };
                 p = tch::no_grad(|| p.f_sub(&g_new.f_mul_scalar(scale * step)?))?;
             }
-            let _guard = tch::no_grad_guard();
-            let h_new = e_new.f_to_kind(Kind::Double)?.f_add(&kinetic(&p)?)?;
+            let h_new = {
+                let _guard = tch::no_grad_guard();
+                e_new.f_to_kind(Kind::Double)?.f_add(&kinetic(&p)?)?
+            };
+            // An infinite H makes log α −∞; a NaN one is rejected by `decide`.
             let log_alpha = h_old.f_sub(&h_new)?;
-            let finite = e_new
-                .f_isfinite()?
-                .f_logical_and(&h_new.f_isfinite()?)?
-                .f_logical_and(&q.f_isfinite()?.f_all_dim(1, false)?)?;
-            let log_alpha = log_alpha.f_where_scalarother(&finite, f64::NEG_INFINITY)?;
-            let u = log_alpha.f_rand_like()?.f_log()?;
-            let accept = u.f_lt_tensor(&log_alpha)?;
-            let accept_prob = log_alpha.f_clamp_max(0.0)?.f_exp()?;
-            let mean_accept = f64::try_from(accept_prob.f_mean(Kind::Double)?)?;
-            let keep_new = accept.f_unsqueeze(1)?;
-            y = q.f_where_self(&keep_new, &y)?;
-            g = g_new.f_where_self(&keep_new, &g)?;
-            e = e_new.f_where_self(&accept, &e)?;
-            if warming {
-                if c.adapt {
-                    step = adaptation.update(mean_accept);
-                    tail.push(step.ln());
-                    if t + 1 == c.warmup {
-                        step = tail.step();
-                    }
-                }
-                continue;
-            }
-            accepted += f64::try_from(accept.f_to_kind(Kind::Double)?.f_mean(Kind::Double)?)?;
-            proposed += 1.0;
-            if (t - c.warmup) % c.thin == c.thin - 1 {
-                recorder.keep(&y, &e)?;
-            }
+            chains.decide(t, q, e_new, g_new, log_alpha)?;
         }
-        recorder.finish(y, accepted / proposed.max(1.0), step)
+        chains.finish()
     }
 }
 
