@@ -2,14 +2,16 @@
 //! [`crate::learner`] by contrastive divergence with Langevin negatives from a replay buffer
 //! (`ebm-contrastive`).
 
-use crate::learner::{mean, scalar, train, EpochRecord, History, Probe, TrainConfig, TrainStep};
+use crate::learner::{
+    mean, scalar, train, EpochRecord, History, Probe, SampleProbe, TrainConfig, TrainStep,
+};
 use crate::mlp::{Activation, Mlp, MlpConfig};
 use ebm_contrastive::{
     denoising_score_matching, gaussian_log_density, nce_loss, score_matching,
     sliced_score_matching, ContrastiveDivergence, InitNoise, NceNoise, ObjectiveConfig, Projection,
     ReplayBuffer, ReplayBufferConfig, ReplayBufferParams, SlicedScoreMatchingConfig,
 };
-use ebm_core::{EbmError, Energy, Langevin, LangevinConfig, LangevinStep, Result};
+use ebm_core::{energy_and_grad_y, EbmError, Energy, Langevin, LangevinConfig, LangevinStep, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
@@ -155,16 +157,25 @@ impl DensityNet {
         long.sample(&self.energy, &self.no_x(start.size()[0])?, start)
     }
 
-    /// Gap (mean E of noise − mean E of data) and the spread of E over the noise points.
-    fn probe(&self, data: &Tensor, noise: &Tensor) -> Result<Probe> {
+    /// Gap (mean E of noise − mean E of data), the spread of E over the noise points, and the
+    /// samples' gap to the data and gradient magnitude.
+    fn probe(&self, data: &Tensor, noise: &Tensor, samples: &Tensor) -> Result<Probe> {
         let on_noise = self.energies(noise)?;
-        let gap = mean(&on_noise)? - mean(&self.energies(data)?)?;
+        let on_data = mean(&self.energies(data)?)?;
+        let gap = mean(&on_noise)? - on_data;
         let spread_std = scalar(&on_noise.f_std(false)?)?;
         let spread_range = scalar(&on_noise.f_max()?.f_sub(&on_noise.f_min()?)?)?;
+        let (on_samples, grad) =
+            energy_and_grad_y(&self.energy, &self.no_x(samples.size()[0])?, samples)?;
+        let grad_norm = grad.f_norm_scalaropt_dim(2.0, [1], false)?;
         Ok(Probe {
             gap,
             spread_std,
             spread_range,
+            samples: Some(SampleProbe {
+                gap: mean(&on_samples)? - on_data,
+                grad_norm: mean(&grad_norm)?,
+            }),
         })
     }
 
@@ -183,7 +194,7 @@ impl DensityNet {
         objective.check()?;
         let objective = match objective {
             ObjectiveConfig::ContrastiveDivergence(c) => Objective::Cd(c.check()?),
-            ObjectiveConfig::ScoreMatching(_) => Objective::Exact,
+            ObjectiveConfig::ScoreMatching(c) => Objective::Exact(c.sigma),
             ObjectiveConfig::DenoisingScoreMatching(c) => Objective::Denoising(c.sigma),
             ObjectiveConfig::SlicedScoreMatching(c) => Objective::Sliced(c.clone()),
             ObjectiveConfig::Nce(c) => {
@@ -218,6 +229,7 @@ impl DensityNet {
             probe_n,
             buffer: None,
             probe_noise: None,
+            negatives: None,
         };
         train(&mut step, config, seed, on_epoch)
     }
@@ -300,7 +312,8 @@ impl NoiseDist {
 /// The objective a density trains with.
 enum Objective {
     Cd(ContrastiveDivergence),
-    Exact,
+    /// Exact score matching, on data perturbed by N(0, σ²) when σ > 0.
+    Exact(f64),
     Denoising(f64),
     Sliced(SlicedScoreMatchingConfig),
     Nce {
@@ -312,6 +325,10 @@ enum Objective {
 
 /// A density, its objective and its data, as a [`TrainStep`]; the buffer and the probe's
 /// noise are drawn in [`TrainStep::begin`], after seeding.
+///
+/// The probe's samples are the last batch's negatives for contrastive divergence (the
+/// samples training sees) and, for the other objectives, which do not sample, short-run
+/// chains of the model's Langevin sampler (`model.langevin`) from the probe's noise.
 struct DensityStep<'a> {
     net: &'a DensityNet,
     objective: Objective,
@@ -320,6 +337,16 @@ struct DensityStep<'a> {
     probe_n: i64,
     buffer: Option<ReplayBuffer>,
     probe_noise: Option<Tensor>,
+    /// Contrastive divergence: the negatives of the last batch.
+    negatives: Option<Tensor>,
+}
+
+/// `y` plus fresh N(0, σ²) noise, or `y` itself when σ = 0 (no draw).
+fn perturbed(y: Tensor, sigma: f64) -> Result<Tensor> {
+    if sigma == 0.0 {
+        return Ok(y);
+    }
+    Ok(y.f_add(&y.f_randn_like()?.f_mul_scalar(sigma)?)?)
 }
 
 impl TrainStep for DensityStep<'_> {
@@ -358,16 +385,18 @@ impl TrainStep for DensityStep<'_> {
             Objective::Cd(cd) => {
                 let buffer = self.buffer.as_mut().ok_or_else(not_begun)?;
                 let negatives = buffer.sample(&net.energy, &x)?;
-                Ok(cd.loss(&net.energy, &x, &yb, &negatives)?.loss)
+                let loss = cd.loss(&net.energy, &x, &yb, &negatives)?.loss;
+                self.negatives = Some(negatives);
+                Ok(loss)
             }
-            Objective::Exact => score_matching(&net.energy, &x, &yb),
+            Objective::Exact(sigma) => score_matching(&net.energy, &x, &perturbed(yb, *sigma)?),
             Objective::Denoising(sigma) => {
                 let noise = yb.f_randn_like()?.f_mul_scalar(*sigma)?;
                 denoising_score_matching(&net.energy, &x, &yb, &noise, *sigma)
             }
             Objective::Sliced(c) => {
                 let k = c.projections as i64;
-                let repeated = yb.f_repeat([k, 1])?;
+                let repeated = perturbed(yb, c.sigma)?.f_repeat([k, 1])?;
                 let v = match c.distribution {
                     Projection::Gaussian => repeated.f_randn_like()?,
                     Projection::Rademacher => repeated
@@ -404,7 +433,12 @@ impl TrainStep for DensityStep<'_> {
 
     fn probe(&self) -> Result<Probe> {
         let noise = self.probe_noise.as_ref().ok_or_else(not_begun)?;
-        self.net.probe(&self.probe_data, noise)
+        let samples = match (&self.objective, &self.negatives) {
+            (Objective::Cd(_), Some(negatives)) => negatives.shallow_clone(),
+            // Before the first batch, or an objective that does not sample.
+            _ => self.net.sample(noise, self.net.langevin.config().steps)?,
+        };
+        self.net.probe(&self.probe_data, noise, &samples)
     }
 }
 

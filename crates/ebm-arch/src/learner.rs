@@ -142,6 +142,15 @@ pub struct EpochRecord {
     pub spread_std: f64,
     /// Mean over probe x of max − min of E(x, ·) over Y.
     pub spread_range: f64,
+    /// Models that sample (densities): mean E of the model's samples − mean E of the probe
+    /// data, the negative of the `d_st` of Nijkamp et al. (2020, "On the anatomy of
+    /// MCMC-based maximum likelihood learning of energy-based models"). NaN for models that do
+    /// not sample.
+    pub sample_gap: f64,
+    /// Models that sample: the mean over samples of ‖∇_y E‖₂ at them (NaN otherwise). With
+    /// `sample_gap` it tells convergent training (gap near 0, gradients settle) from
+    /// non-convergent (gradients grow while the gap swings).
+    pub sample_grad_norm: f64,
 }
 
 /// The per-epoch history of a run.
@@ -177,6 +186,17 @@ pub struct Probe {
     pub spread_std: f64,
     /// The range (max − min) of the same.
     pub spread_range: f64,
+    /// Models that sample: E(samples) − E(data) and the mean ‖∇_y E‖ at the samples.
+    pub samples: Option<SampleProbe>,
+}
+
+/// The two numbers of a sampling model's probe (see [`EpochRecord::sample_gap`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleProbe {
+    /// Mean E of the samples − mean E of the probe data.
+    pub gap: f64,
+    /// Mean ‖∇_y E‖₂ at the samples.
+    pub grad_norm: f64,
 }
 
 /// A model's part of training: the loss of a batch and the per-epoch probe.
@@ -364,6 +384,8 @@ pub fn train<M: TrainStep + ?Sized>(
             gap: probe.gap,
             spread_std: probe.spread_std,
             spread_range: probe.spread_range,
+            sample_gap: probe.samples.map_or(f64::NAN, |s| s.gap),
+            sample_grad_norm: probe.samples.map_or(f64::NAN, |s| s.grad_norm),
         };
         on_epoch(&record);
         history.epochs.push(record);

@@ -61,7 +61,9 @@ pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::{ClassifierConfig, ImplicitRegressionConfig, LatentModelConfig, RegressionConfig};
 pub use density::{DensityConfig, DensityEnergy, DensityNet};
 pub use latent::{Coupling, LatentModel, LatentRegressionEnergy};
-pub use learner::{train, EpochRecord, History, OptimizerConfig, Probe, TrainConfig, TrainStep};
+pub use learner::{
+    train, EpochRecord, History, OptimizerConfig, Probe, SampleProbe, TrainConfig, TrainStep,
+};
 pub use mlp::{Activation, Mlp, MlpConfig};
 pub use models::{Binary, ImplicitRegression, MultiClass, Regression};
 pub use siamese::{Siamese, SiameseConfig, SiameseScores, ViewsConfig};

@@ -212,6 +212,7 @@ impl Siamese {
             gap: negative - positive,
             spread_std,
             spread_range,
+            samples: None,
         })
     }
 

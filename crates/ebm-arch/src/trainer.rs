@@ -277,6 +277,7 @@ impl<A: Architecture + ?Sized> TrainStep for Supervised<'_, A> {
             gap,
             spread_std,
             spread_range,
+            samples: None,
         })
     }
 

@@ -78,7 +78,7 @@ impl ObjectiveConfig {
             ObjectiveConfig::Vicreg(c) => c.check().map(drop),
             ObjectiveConfig::BarlowTwins(c) => c.check().map(drop),
             ObjectiveConfig::ContrastiveDivergence(c) => c.check().map(drop),
-            ObjectiveConfig::ScoreMatching(_) => Ok(()),
+            ObjectiveConfig::ScoreMatching(c) => c.check(),
             ObjectiveConfig::DenoisingScoreMatching(c) => c.check(),
             ObjectiveConfig::SlicedScoreMatching(c) => c.check(),
             ObjectiveConfig::Nce(c) => c.check(),

@@ -276,8 +276,8 @@ fn column(values: &[f64], device: Device) -> Tensor {
     Tensor::from_slice(&v).view([-1, 1]).to_device(device)
 }
 
-/// The loss, the energy gap and the spread per epoch, as stacked panels (a panel with no
-/// finite value is left out).
+/// The loss, the energy gap and the spread per epoch, and for sampling models the samples'
+/// energy gap and gradient norm, as stacked panels (a panel with no finite value is left out).
 pub fn training_curves(
     path: &Path,
     history: &History,
@@ -301,6 +301,16 @@ pub fn training_curves(
             "Energy spread (std over Y; ~0 means collapse)",
             "spread",
             series(|r| r.spread_std),
+        ),
+        panel(
+            "Samples: E(samples) - E(data) (~0 when the sampler keeps up)",
+            "sample gap",
+            series(|r| r.sample_gap),
+        ),
+        panel(
+            "Samples: mean |grad_y E| at the samples",
+            "gradient norm",
+            series(|r| r.sample_grad_norm),
         ),
     ]
     .into_iter()

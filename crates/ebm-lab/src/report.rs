@@ -64,15 +64,24 @@ pub struct Metrics {
 /// Below this fraction of its initial value, the spread means a collapsed energy.
 pub const COLLAPSE_RATIO: f64 = 0.01;
 
-/// Writes `history.csv` with `csv`'s writer: `epoch,loss,gap,spread_std,spread_range`, one
-/// row per epoch.
+/// Writes `history.csv` with `csv`'s writer:
+/// `epoch,loss,gap,spread_std,spread_range,sample_gap,sample_grad_norm`, one row per epoch
+/// (NaN where a model has no such number).
 pub fn write_history(path: &Path, history: &History) -> io::Result<()> {
     let mut writer = csv::Writer::from_path(path)?;
     for record in &history.epochs {
         writer.serialize(record)?;
     }
     if history.epochs.is_empty() {
-        writer.write_record(["epoch", "loss", "gap", "spread_std", "spread_range"])?;
+        writer.write_record([
+            "epoch",
+            "loss",
+            "gap",
+            "spread_std",
+            "spread_range",
+            "sample_gap",
+            "sample_grad_norm",
+        ])?;
     }
     writer.flush()
 }
@@ -379,6 +388,8 @@ mod history_tests {
             gap: 0.5,
             spread_std: 0.25,
             spread_range: f64::NAN,
+            sample_gap: f64::NAN,
+            sample_grad_norm: 0.5,
         };
         let history = History {
             epochs: vec![record(1, 2.0), record(2, 1.5)],
@@ -388,10 +399,13 @@ mod history_tests {
         let text = std::fs::read_to_string(&path).expect("reads");
         assert_eq!(
             text,
-            "epoch,loss,gap,spread_std,spread_range\n1,2.0,0.5,0.25,NaN\n2,1.5,0.5,0.25,NaN\n"
+            "epoch,loss,gap,spread_std,spread_range,sample_gap,sample_grad_norm\n1,2.0,0.5,0.25,NaN,NaN,0.5\n2,1.5,0.5,0.25,NaN,NaN,0.5\n"
         );
         write_history(&path, &History::default()).expect("writes");
         let text = std::fs::read_to_string(&path).expect("reads");
-        assert_eq!(text, "epoch,loss,gap,spread_std,spread_range\n");
+        assert_eq!(
+            text,
+            "epoch,loss,gap,spread_std,spread_range,sample_gap,sample_grad_norm\n"
+        );
     }
 }
