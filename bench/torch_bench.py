@@ -153,6 +153,82 @@ class Sampling:
         return y.detach().double().sum()
 
 
+def energy_and_grad(net, y):
+    """E(y) [C] (detached) and ∇_y ΣE, with respect to y only (the parameters are frozen)."""
+    y = y.detach().requires_grad_(True)
+    e = net(y).squeeze(1)
+    (g,) = torch.autograd.grad(e.sum(), y)
+    return e.detach(), g
+
+
+class Metropolis:
+    """MALA and HMC as a careful user writes them: fixed step, every chain accepted or
+    rejected by its own uniform draw, acceptance summed on the device, the kept draws written
+    into preallocated f64 tensors. The random draws come in ebm-core's order, so the chains
+    agree with the Rust side's."""
+
+    def __init__(self, spec, folder, device):
+        self.net = mlp(load_weights(folder), "e", device).requires_grad_(False)
+        self.spec = spec
+        self.device = device
+
+    def iterate(self):
+        s = self.spec
+        c, warmup, samples, h = s["chains"], s["warmup"], s["samples"], s["step_size"]
+        torch.manual_seed(s["seed"] + 2)
+        y = torch.randn(c, 2, device=self.device)
+        e, g = energy_and_grad(self.net, y)
+        kept = torch.empty(samples, c, 2, dtype=torch.float64, device=self.device)
+        kept_e = torch.empty(samples, c, dtype=torch.float64, device=self.device)
+        accepted = torch.zeros((), dtype=torch.float64, device=self.device)
+        for t in range(warmup + samples):
+            if s["kind"] == "mala":
+                proposal, e_new, g_new, log_alpha = self.mala(y, e, g, h)
+            else:
+                proposal, e_new, g_new, log_alpha = self.hmc(y, e, g, h, s["leapfrog_steps"])
+            with torch.no_grad():
+                accept = torch.rand_like(log_alpha).log() < log_alpha
+                keep = accept.unsqueeze(1)
+                y = torch.where(keep, proposal, y)
+                g = torch.where(keep, g_new, g)
+                e = torch.where(accept, e_new, e)
+                if t >= warmup:
+                    accepted += accept.sum(dtype=torch.float64)
+                    kept[t - warmup] = y
+                    kept_e[t - warmup] = e
+        return y.double().sum() + accepted.item() / (samples * c)
+
+    def mala(self, y, e, g, h):
+        """y' = y − h∇E + √(2h)ξ and log α with the two proposal densities."""
+        with torch.no_grad():
+            noise = torch.randn_like(y)
+            proposal = y - g * h + noise * (2.0 * h) ** 0.5
+            log_q_forward = noise.square().sum(1, dtype=torch.float64) * -0.5
+        e_new, g_new = energy_and_grad(self.net, proposal)
+        with torch.no_grad():
+            back = y - proposal + g_new * h
+            log_q_backward = back.square().sum(1, dtype=torch.float64) * (-1.0 / (4.0 * h))
+            log_alpha = e.double() - e_new.double() + log_q_backward - log_q_forward
+        return proposal, e_new, g_new, log_alpha
+
+    def hmc(self, y, e, g, h, steps):
+        """L leapfrog steps of H = E + ½‖p‖² from p ~ N(0, I); log α = H_old − H_new."""
+        with torch.no_grad():
+            p0 = torch.randn_like(y)
+            h_old = e.double() + p0.square().sum(1, dtype=torch.float64) * 0.5
+            p = p0 - g * (0.5 * h)
+        q = y
+        for step in range(steps):
+            with torch.no_grad():
+                q = q + p * h
+            e_new, g_new = energy_and_grad(self.net, q)
+            with torch.no_grad():
+                p = p - g_new * ((0.5 if step + 1 == steps else 1.0) * h)
+        with torch.no_grad():
+            h_new = e_new.double() + p.square().sum(1, dtype=torch.float64) * 0.5
+        return q, e_new, g_new, h_old - h_new
+
+
 def nt_xent(z1, z2, temperature, eps=1e-8):
     """SimCLR's NT-Xent over 2N views: cosine similarities / τ, self-similarity masked."""
     n = z1.shape[0]
@@ -183,7 +259,7 @@ class Contrastive:
 
     def iterate(self):
         loss, _ = self.forward_backward()
-        return loss
+        return loss.detach()
 
 
 class Exhaustive:
@@ -205,6 +281,8 @@ WORKLOADS = {
     "train": Train,
     "descent": Descent,
     "langevin": Sampling,
+    "mala": Metropolis,
+    "hmc": Metropolis,
     "nt_xent": Contrastive,
     "exhaustive": Exhaustive,
 }

@@ -11,7 +11,9 @@ use ebm_contrastive::{
     sliced_score_matching, ContrastiveDivergence, InitNoise, NceNoise, ObjectiveConfig, Projection,
     ReplayBuffer, ReplayBufferConfig, ReplayBufferParams, SlicedScoreMatchingConfig,
 };
-use ebm_core::{energy_and_grad_y, EbmError, Energy, Langevin, LangevinConfig, LangevinStep, Result};
+use ebm_core::{
+    energy_and_grad_y, EbmError, Energy, Langevin, LangevinConfig, LangevinStep, Result,
+};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};

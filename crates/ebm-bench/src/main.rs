@@ -80,8 +80,8 @@ struct RunArgs {
     )]
     threads: Option<Vec<i32>>,
     /// Run only the workloads whose name contains one of these, comma-separated (train,
-    /// descent, langevin, nt_xent, exhaustive); does not write bench/results.md unless --out
-    /// is given.
+    /// descent, langevin, mala, hmc, nt_xent, exhaustive); does not write bench/results.md
+    /// unless --out is given.
     #[arg(
         long,
         value_name = "NAME,...",

@@ -210,7 +210,10 @@ pub fn markdown(results: &Results, conditions: &Conditions, options: &Options) -
     );
     out.push_str(
         "One iteration is: a training step (train); a whole 100-step descent from all \
-         restarts (descent); a whole 100-step Langevin run (langevin); one forward and \
+         restarts (descent); a whole 100-step Langevin run (langevin); a whole MALA run of \
+         20 + 80 proposals (mala) and an HMC run of 4 + 16 proposals of 5 leapfrog steps (hmc), \
+         each 100 gradient evaluations, fixed step, the draws kept (ebm also computes each \
+         run's ESS and split-R̂, which the PyTorch side does not); one forward and \
          backward pass (nt_xent); every class's energy and the argmin (exhaustive).\n\n",
     );
     out.push_str(&timing_table(&results.timings));

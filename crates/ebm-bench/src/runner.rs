@@ -106,6 +106,23 @@ pub fn cases() -> Vec<Case> {
         epsilon: 1e-2,
         seed: 3,
     };
+    let mala = |chains| Spec::Mala {
+        chains,
+        warmup: 20,
+        samples: 80,
+        hidden: vec![64, 64],
+        step_size: 5e-3,
+        seed: 6,
+    };
+    let hmc = |chains| Spec::Hmc {
+        chains,
+        warmup: 4,
+        samples: 16,
+        leapfrog_steps: 5,
+        hidden: vec![64, 64],
+        step_size: 5e-2,
+        seed: 7,
+    };
     vec![
         Case {
             workload: "train",
@@ -141,6 +158,30 @@ pub fn cases() -> Vec<Case> {
             workload: "langevin",
             size: "4096 chains".into(),
             spec: langevin(4096),
+            target: 1.0,
+        },
+        Case {
+            workload: "mala",
+            size: "64 chains".into(),
+            spec: mala(64),
+            target: 1.5,
+        },
+        Case {
+            workload: "mala",
+            size: "4096 chains".into(),
+            spec: mala(4096),
+            target: 1.0,
+        },
+        Case {
+            workload: "hmc",
+            size: "64 chains".into(),
+            spec: hmc(64),
+            target: 1.5,
+        },
+        Case {
+            workload: "hmc",
+            size: "4096 chains".into(),
+            spec: hmc(4096),
             target: 1.0,
         },
         Case {

@@ -70,6 +70,42 @@ pub enum Spec {
         /// Seed of the weights (starts and noise use `seed + 2`).
         seed: i64,
     },
+    /// Metropolis-adjusted Langevin (ebm-core's `Mala`, fixed step: no adaptation) on the
+    /// energy MLP `2 → hidden → 1` of the Langevin case, from N(0, I) starts: `warmup`
+    /// proposals, then `samples` kept draws (every proposal kept). One iteration is one run.
+    Mala {
+        /// Number of chains.
+        chains: i64,
+        /// Proposals before the kept ones.
+        warmup: i64,
+        /// Kept draws per chain (≥ 4).
+        samples: i64,
+        /// Hidden widths.
+        hidden: Vec<i64>,
+        /// Step size h (y' = y − h∇E + √(2h)ξ).
+        step_size: f64,
+        /// Seed of the weights (starts and draws use `seed + 2`).
+        seed: i64,
+    },
+    /// Hamiltonian Monte Carlo (ebm-core's `Hmc`: identity mass, a fixed number of leapfrog
+    /// steps, fixed step size) on the same energy, from N(0, I) starts. One iteration is one
+    /// run of `warmup + samples` proposals.
+    Hmc {
+        /// Number of chains.
+        chains: i64,
+        /// Proposals before the kept ones.
+        warmup: i64,
+        /// Kept draws per chain (≥ 4).
+        samples: i64,
+        /// Leapfrog steps per proposal.
+        leapfrog_steps: i64,
+        /// Hidden widths.
+        hidden: Vec<i64>,
+        /// Leapfrog step size h.
+        step_size: f64,
+        /// Seed of the weights (starts and draws use `seed + 2`).
+        seed: i64,
+    },
     /// NT-Xent forward and backward (gradients with respect to both views) on two views
     /// `[n, dim]`. One iteration is one forward and backward pass.
     NtXent {

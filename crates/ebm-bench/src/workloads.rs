@@ -1,6 +1,6 @@
 //! The Rust side of every benchmark case, written with the project's own code paths:
 //! `ebm-arch` models and trainer pieces, `ebm-loss`'s hinge, `ebm-core`'s gradient descent,
-//! Langevin sampler and exhaustive inference, and `ebm-contrastive`'s NT-Xent.
+//! Langevin, MALA and HMC samplers and exhaustive inference, and `ebm-contrastive`'s NT-Xent.
 
 use crate::spec::{Spec, Timing};
 use crate::weights;
@@ -11,8 +11,8 @@ use ebm_arch::{
 };
 use ebm_contrastive::{NtXent, NtXentConfig};
 use ebm_core::{
-    exhaustive_argmin, FiniteSpace, FnEnergy, GradientDescentConfig, Langevin, LangevinConfig,
-    LangevinStep,
+    exhaustive_argmin, FiniteSpace, FnEnergy, GradientDescentConfig, Hmc, HmcConfig, Langevin,
+    LangevinConfig, LangevinStep, Mala, MalaConfig, Sampler,
 };
 use ebm_loss::Hinge;
 use std::path::Path;
@@ -71,6 +71,7 @@ pub fn setup(spec: &Spec, dir: &Path, device: Device) -> Result<Box<dyn Workload
         Spec::Train { .. } => Box::new(Train::new(spec, dir, device)?),
         Spec::Descent { .. } => Box::new(Descent::new(spec, dir, device)?),
         Spec::Langevin { .. } => Box::new(Sampling::new(spec, dir, device)?),
+        Spec::Mala { .. } | Spec::Hmc { .. } => Box::new(Metropolis::new(spec, dir, device)?),
         Spec::NtXent { .. } => Box::new(Contrastive::new(spec, device)?),
         Spec::Exhaustive { .. } => Box::new(Exhaustive::new(spec, dir, device)?),
     })
@@ -267,6 +268,112 @@ impl Workload for Sampling {
         let energy = FnEnergy::new(|_x: &Tensor, y: &Tensor| net.forward(y).squeeze_dim(1));
         let y = with_frozen_parameters(&self.vs, || self.langevin.sample(&energy, &x, &y0))?;
         Ok(y.sum(Kind::Double))
+    }
+}
+
+/// The two Metropolis-adjusted samplers of ebm-core on the Langevin case's energy MLP, with
+/// the network's parameters frozen for the run.
+struct Metropolis {
+    vs: nn::VarStore,
+    net: Mlp,
+    sampler: MetropolisSampler,
+    chains: i64,
+    device: Device,
+    seed: i64,
+}
+
+enum MetropolisSampler {
+    Mala(Mala),
+    Hmc(Hmc),
+}
+
+impl Metropolis {
+    fn new(spec: &Spec, dir: &Path, device: Device) -> Result<Self> {
+        let (chains, hidden, seed, sampler) = match spec {
+            Spec::Mala {
+                chains,
+                warmup,
+                samples,
+                hidden,
+                step_size,
+                seed,
+            } => (
+                chains,
+                hidden,
+                seed,
+                MetropolisSampler::Mala(
+                    MalaConfig {
+                        step_size: *step_size,
+                        warmup: usize::try_from(*warmup)?,
+                        samples: usize::try_from(*samples)?,
+                        thin: 1,
+                        adapt: false,
+                        ..MalaConfig::default()
+                    }
+                    .check()?,
+                ),
+            ),
+            Spec::Hmc {
+                chains,
+                warmup,
+                samples,
+                leapfrog_steps,
+                hidden,
+                step_size,
+                seed,
+            } => (
+                chains,
+                hidden,
+                seed,
+                MetropolisSampler::Hmc(
+                    HmcConfig {
+                        step_size: *step_size,
+                        leapfrog_steps: usize::try_from(*leapfrog_steps)?,
+                        jitter: false,
+                        mass: None,
+                        warmup: usize::try_from(*warmup)?,
+                        samples: usize::try_from(*samples)?,
+                        thin: 1,
+                        adapt: false,
+                        ..HmcConfig::default()
+                    }
+                    .check()?,
+                ),
+            ),
+            _ => bail!("not a MALA or HMC spec"),
+        };
+        tch::manual_seed(*seed);
+        let vs = nn::VarStore::new(device);
+        let net = Mlp::new(&(vs.root() / "e"), 2, 1, &mlp_config(hidden))?;
+        weights::save(&vs, dir)?;
+        Ok(Metropolis {
+            vs,
+            net,
+            sampler,
+            chains: *chains,
+            device,
+            seed: *seed,
+        })
+    }
+}
+
+impl Workload for Metropolis {
+    /// The sum of the last states plus the acceptance rate (the diagnostics, ESS and split-R̂
+    /// per coordinate, are computed too: the Python side does not compute them).
+    fn iterate(&mut self) -> Result<Tensor> {
+        tch::manual_seed(self.seed + 2);
+        let y0 = Tensor::randn([self.chains, 2], (Kind::Float, self.device));
+        let x = Tensor::zeros([self.chains, 0], (Kind::Float, self.device));
+        let net = &self.net;
+        let energy = FnEnergy::new(|_x: &Tensor, y: &Tensor| net.forward(y).squeeze_dim(1));
+        let chains = with_frozen_parameters(&self.vs, || match &self.sampler {
+            MetropolisSampler::Mala(mala) => mala.run(&energy, &x, &y0),
+            MetropolisSampler::Hmc(hmc) => hmc.run(&energy, &x, &y0),
+        })?;
+        Ok(chains
+            .last
+            .sum(Kind::Double)
+            .g_add_scalar(chains.diagnostics.acceptance))
     }
 }
 

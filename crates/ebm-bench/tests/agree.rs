@@ -56,6 +56,23 @@ fn tiny_specs() -> Vec<Spec> {
             epsilon: 1e-2,
             seed: 14,
         },
+        Spec::Mala {
+            chains: 5,
+            warmup: 3,
+            samples: 6,
+            hidden: vec![8, 4],
+            step_size: 5e-2,
+            seed: 17,
+        },
+        Spec::Hmc {
+            chains: 4,
+            warmup: 2,
+            samples: 5,
+            leapfrog_steps: 3,
+            hidden: vec![6],
+            step_size: 0.1,
+            seed: 18,
+        },
         Spec::NtXent {
             n: 6,
             dim: 4,

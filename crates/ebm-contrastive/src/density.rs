@@ -409,7 +409,8 @@ mod tests {
             sigma: -1.0,
             ..Default::default()
         };
-        assert!(negative.check().unwrap_err().to_string().contains("sigma"));
+        let err = negative.check().expect_err("a negative sigma");
+        assert!(err.to_string().contains("sigma"), "{err}");
         assert!(SlicedScoreMatchingConfig {
             projections: 0,
             ..Default::default()

@@ -196,7 +196,18 @@ impl DualAveraging {
 /// At a finite point `y`, an energy of NaN or −∞, or a NaN or infinite gradient where the
 /// energy is finite, at step `t` of a chain: a typed error. (+∞ is a point outside the support,
 /// and a point that is not finite a trajectory that diverged: the sampler rejects those.)
-fn check_step(y: &Tensor, e: &Tensor, g: &Tensor, t: usize) -> Result<()> {
+///
+/// Returns whether every point, energy and gradient is finite (the common case, found by one
+/// reduction), in which case [`Metropolis::decide`] needs no mask of rejected proposals.
+fn check_step(y: &Tensor, e: &Tensor, g: &Tensor, t: usize) -> Result<bool> {
+    let all_finite = e
+        .f_sum(Kind::Double)?
+        .f_add(&g.f_sum(Kind::Double)?)?
+        .f_add(&y.f_sum(Kind::Double)?)?
+        .f_isfinite()?;
+    if bool::try_from(all_finite)? {
+        return Ok(true);
+    }
     let at_finite = y.f_isfinite()?.f_all_dim(1, false)?;
     let bad_energy = e.f_isnan()?.f_logical_or(&e.f_isneginf()?)?;
     let bad_grad = e
@@ -214,7 +225,7 @@ fn check_step(y: &Tensor, e: &Tensor, g: &Tensor, t: usize) -> Result<()> {
             kind: "NaN or infinite values",
         });
     }
-    Ok(())
+    Ok(false)
 }
 
 /// The step after warm-up: the geometric mean of the dual-averaging iterates of the last tenth
@@ -331,8 +342,8 @@ impl Sampler for Mala {
         for t in 0..chains.total() {
             let (proposal, e_new, g_new, log_alpha) =
                 mala_proposal(energy, &x, &chains.y, &chains.e, &chains.g, chains.step)?;
-            check_step(&proposal, &e_new, &g_new, t)?;
-            chains.decide(t, proposal, e_new, g_new, log_alpha)?;
+            let finite = check_step(&proposal, &e_new, &g_new, t)?;
+            chains.decide(t, proposal, e_new, g_new, log_alpha, finite)?;
         }
         chains.finish()
     }
@@ -392,7 +403,8 @@ struct Metropolis {
     adaptation: DualAveraging,
     tail: TailAverage,
     recorder: Recorder,
-    accepted: f64,
+    /// Accepted proposals after warm-up, summed over chains (a 0-d f64 tensor).
+    accepted: Tensor,
     proposed: f64,
 }
 
@@ -427,7 +439,7 @@ impl Metropolis {
                 samples: Vec::with_capacity(c.samples),
                 energies: Vec::with_capacity(c.samples),
             },
-            accepted: 0.0,
+            accepted: Tensor::f_zeros([], (Kind::Double, y0.device()))?,
             proposed: 0.0,
         })
     }
@@ -439,7 +451,9 @@ impl Metropolis {
 
     /// Accepts each chain's proposal with probability min(1, e^(log α)): a proposal of energy
     /// +∞ (outside the support), one that left the reals (a step too large) or a NaN log α is
-    /// rejected. Then adapts the step (warm-up) or counts and keeps the draw.
+    /// rejected. Then adapts the step (warm-up) or counts and keeps the draw. `all_finite`
+    /// (from [`check_step`]: every proposal, energy and gradient finite, so log α is not NaN)
+    /// skips the mask of rejected proposals.
     fn decide(
         &mut self,
         t: usize,
@@ -447,13 +461,18 @@ impl Metropolis {
         e_new: Tensor,
         g_new: Tensor,
         log_alpha: Tensor,
+        all_finite: bool,
     ) -> Result<()> {
         let _guard = tch::no_grad_guard();
-        let finite = e_new
-            .f_isfinite()?
-            .f_logical_and(&proposal.f_isfinite()?.f_all_dim(1, false)?)?
-            .f_logical_and(&log_alpha.f_isnan()?.f_logical_not()?)?;
-        let log_alpha = log_alpha.f_where_scalarother(&finite, f64::NEG_INFINITY)?;
+        let log_alpha = if all_finite {
+            log_alpha
+        } else {
+            let finite = e_new
+                .f_isfinite()?
+                .f_logical_and(&proposal.f_isfinite()?.f_all_dim(1, false)?)?
+                .f_logical_and(&log_alpha.f_isnan()?.f_logical_not()?)?;
+            log_alpha.f_where_scalarother(&finite, f64::NEG_INFINITY)?
+        };
         let u = log_alpha.f_rand_like()?.f_log()?;
         let accept = u.f_lt_tensor(&log_alpha)?;
         let keep_new = accept.f_unsqueeze(1)?;
@@ -473,7 +492,8 @@ impl Metropolis {
             }
             return Ok(());
         }
-        self.accepted += f64::try_from(accept.f_to_kind(Kind::Double)?.f_mean(Kind::Double)?)?;
+        // Summed on the device and read once at the end: no host sync per step.
+        self.accepted = self.accepted.f_add(&accept.f_sum(Kind::Double)?)?;
         self.proposed += 1.0;
         if (t - self.warmup) % self.thin == self.thin - 1 {
             self.recorder.keep(&self.y, &self.e)?;
@@ -482,7 +502,8 @@ impl Metropolis {
     }
 
     fn finish(self) -> Result<Chains> {
-        let acceptance = self.accepted / self.proposed.max(1.0);
+        let chains = self.y.size()[0] as f64;
+        let acceptance = f64::try_from(self.accepted)? / (self.proposed * chains).max(1.0);
         self.recorder.finish(self.y, acceptance, self.step)
     }
 }
@@ -593,6 +614,7 @@ impl Sampler for Hmc {
         let d = y0.size()[1];
         let x = x.detach();
         let options = (y0.kind(), y0.device());
+        // `None`: the identity, with no per-step work for it.
         let mass = match &c.mass {
             Some(m) if m.len() as i64 != d => {
                 return Err(EbmError::Hyperparameter {
@@ -601,21 +623,40 @@ impl Sampler for Hmc {
                     value: format!("{} entries for d = {d}", m.len()),
                 })
             }
-            Some(m) => Tensor::from_slice(m)
-                .f_to_kind(options.0)?
-                .f_to_device(options.1)?,
-            None => Tensor::f_ones([d], options)?,
+            Some(m) => Some(
+                Tensor::from_slice(m)
+                    .f_to_kind(options.0)?
+                    .f_to_device(options.1)?,
+            ),
+            None => None,
         };
         let mut chains = Metropolis::start(energy, &x, y0, &c.run_length())?;
+        // ½ pᵀM⁻¹p, and the velocity M⁻¹p.
         let kinetic = |p: &Tensor| -> Result<Tensor> {
-            Ok(p.f_square()?
-                .f_div(&mass)?
+            let p2 = p.f_square()?;
+            let p2 = match &mass {
+                Some(m) => p2.f_div(m)?,
+                None => p2,
+            };
+            Ok(p2
                 .f_sum_dim_intlist(1, false, Kind::Double)?
                 .f_mul_scalar(0.5)?)
         };
+        let velocity = |p: &Tensor| -> Result<Tensor> {
+            Ok(match &mass {
+                Some(m) => p.f_div(m)?,
+                None => p.shallow_clone(),
+            })
+        };
         for t in 0..chains.total() {
             let step = chains.step;
-            let p0 = tch::no_grad(|| chains.y.f_randn_like()?.f_mul(&mass.f_sqrt()?))?;
+            let p0 = tch::no_grad(|| -> Result<Tensor> {
+                let z = chains.y.f_randn_like()?;
+                Ok(match &mass {
+                    Some(m) => z.f_mul(&m.f_sqrt()?)?,
+                    None => z,
+                })
+            })?;
             let h_old = chains.e.f_to_kind(Kind::Double)?.f_add(&kinetic(&p0)?)?;
             // Leapfrog: a half step of momentum, L full steps of position (with full momentum
             // steps between them), a final half step of momentum.
@@ -634,10 +675,13 @@ impl Sampler for Hmc {
             let mut q = chains.y.shallow_clone();
             let mut p = tch::no_grad(|| p0.f_sub(&chains.g.f_mul_scalar(0.5 * step)?))?;
             let (mut e_new, mut g_new) = (chains.e.shallow_clone(), chains.g.shallow_clone());
+            let mut finite = true;
             for l in 0..length {
-                q = tch::no_grad(|| q.f_add(&p.f_div(&mass)?.f_mul_scalar(step)?))?;
+                q = tch::no_grad(|| -> Result<Tensor> {
+                    Ok(q.f_add(&velocity(&p)?.f_mul_scalar(step)?)?)
+                })?;
                 (e_new, g_new) = energy_and_grad_y(energy, &x, &q)?;
-                check_step(&q, &e_new, &g_new, t)?;
+                finite = check_step(&q, &e_new, &g_new, t)?;
                 let scale = if l + 1 == length { 0.5 } else { 1.0 };
                 p = tch::no_grad(|| p.f_sub(&g_new.f_mul_scalar(scale * step)?))?;
             }
@@ -647,7 +691,7 @@ impl Sampler for Hmc {
             };
             // An infinite H makes log α −∞; a NaN one is rejected by `decide`.
             let log_alpha = h_old.f_sub(&h_new)?;
-            chains.decide(t, q, e_new, g_new, log_alpha)?;
+            chains.decide(t, q, e_new, g_new, log_alpha, finite)?;
         }
         chains.finish()
     }

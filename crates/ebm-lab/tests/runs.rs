@@ -89,7 +89,10 @@ fn tiny_runs_write_every_report_file() {
 
         let history = read(&outcome.dir.join("history.csv"));
         let mut lines = history.lines();
-        assert_eq!(lines.next(), Some("epoch,loss,gap,spread_std,spread_range,sample_gap,sample_grad_norm"));
+        assert_eq!(
+            lines.next(),
+            Some("epoch,loss,gap,spread_std,spread_range,sample_gap,sample_grad_norm")
+        );
         assert_eq!(lines.count(), loaded.config.train.epochs, "{file}");
 
         // The resolved config is a valid config, and the same one.
