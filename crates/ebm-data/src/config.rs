@@ -52,6 +52,8 @@ pub enum DataConfig {
     EightGaussians(EightGaussiansConfig),
     /// [`generators::latent_mixture`].
     LatentMixture(LatentMixtureConfig),
+    /// [`generators::gaussian_mixture`]: a density in any dimension.
+    GaussianMixture(GaussianMixtureConfig),
     /// [`crate::load_csv_file`].
     Csv(CsvConfig),
     /// [`Bundled::Iris`]: 150 × 4, three species.
@@ -230,6 +232,34 @@ impl Default for EightGaussiansConfig {
     }
 }
 
+/// `kind = "gaussian_mixture"`: `modes` Gaussians at ±`radius` on the axes of R^`dim`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GaussianMixtureConfig {
+    /// Number of examples, ≥ 1 (default 512).
+    pub n: usize,
+    /// Dimension of the points, ≥ 1 (default 8).
+    pub dim: usize,
+    /// Number of modes, in 1..=2·dim (default 8).
+    pub modes: usize,
+    /// Distance of every centre from the origin, > 0 (default 2).
+    pub radius: f64,
+    /// Standard deviation of each Gaussian, > 0 (default 0.3).
+    pub noise: f64,
+}
+
+impl Default for GaussianMixtureConfig {
+    fn default() -> Self {
+        Self {
+            n: default_n(),
+            dim: 8,
+            modes: 8,
+            radius: 2.0,
+            noise: 0.3,
+        }
+    }
+}
+
 /// `kind = "csv"`: a user's file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,6 +294,7 @@ enum DataKind {
     Rings,
     EightGaussians,
     LatentMixture,
+    GaussianMixture,
     Csv,
     Iris,
     Digits,
@@ -283,6 +314,7 @@ impl DataKind {
             DataKind::Rings => "rings",
             DataKind::EightGaussians => "eight_gaussians",
             DataKind::LatentMixture => "latent_mixture",
+            DataKind::GaussianMixture => "gaussian_mixture",
             DataKind::Csv => "csv",
             DataKind::Iris => "iris",
             DataKind::Digits => "digits",
@@ -302,6 +334,7 @@ impl DataKind {
             DataKind::Spirals => &["n", "arms", "turns", "noise"],
             DataKind::Rings => &["n", "rings", "noise"],
             DataKind::EightGaussians => &["n", "radius", "noise"],
+            DataKind::GaussianMixture => &["n", "dim", "modes", "radius", "noise"],
             DataKind::Csv => &["path", "features", "target", "task", "missing"],
             DataKind::Iris | DataKind::Digits | DataKind::Diabetes => &[],
         }
@@ -322,6 +355,8 @@ struct RawDataConfig {
     turns: Option<f64>,
     rings: Option<usize>,
     radius: Option<f64>,
+    dim: Option<usize>,
+    modes: Option<usize>,
     path: Option<PathBuf>,
     features: Option<Vec<String>>,
     target: Option<String>,
@@ -343,6 +378,8 @@ impl TryFrom<RawDataConfig> for DataConfig {
             ("turns", raw.turns.is_some()),
             ("rings", raw.rings.is_some()),
             ("radius", raw.radius.is_some()),
+            ("dim", raw.dim.is_some()),
+            ("modes", raw.modes.is_some()),
             ("path", raw.path.is_some()),
             ("features", raw.features.is_some()),
             ("target", raw.target.is_some()),
@@ -430,6 +467,16 @@ impl TryFrom<RawDataConfig> for DataConfig {
                     noise: noise(d.noise),
                 })
             }
+            DataKind::GaussianMixture => {
+                let d = GaussianMixtureConfig::default();
+                DataConfig::GaussianMixture(GaussianMixtureConfig {
+                    n,
+                    dim: raw.dim.unwrap_or(d.dim),
+                    modes: raw.modes.unwrap_or(d.modes),
+                    radius: raw.radius.unwrap_or(d.radius),
+                    noise: noise(d.noise),
+                })
+            }
             DataKind::Csv => DataConfig::Csv(CsvConfig {
                 path: raw.path.ok_or_else(|| required("path"))?,
                 features: raw.features,
@@ -464,6 +511,7 @@ impl DataConfig {
             DataConfig::Rings(c) => Some(c.n),
             DataConfig::EightGaussians(c) => Some(c.n),
             DataConfig::LatentMixture(c) => Some(c.n),
+            DataConfig::GaussianMixture(c) => Some(c.n),
             DataConfig::Csv(_) => None,
             DataConfig::Iris(_) => Some(150),
             DataConfig::Digits(_) => Some(1797),
@@ -507,6 +555,7 @@ impl DataConfig {
             DataConfig::Rings(_) => DataKind::Rings,
             DataConfig::EightGaussians(_) => DataKind::EightGaussians,
             DataConfig::LatentMixture(_) => DataKind::LatentMixture,
+            DataConfig::GaussianMixture(_) => DataKind::GaussianMixture,
             DataConfig::Csv(_) => DataKind::Csv,
             DataConfig::Iris(_) => DataKind::Iris,
             DataConfig::Digits(_) => DataKind::Digits,
@@ -547,6 +596,10 @@ impl DataConfig {
                 check_n(c.n)?;
                 check_positive("radius", c.radius)?;
                 check_noise(c.noise)
+            }
+            DataConfig::GaussianMixture(c) => {
+                check_n(c.n)?;
+                generators::check_mixture(c.dim, c.modes, c.radius, c.noise)
             }
             DataConfig::Csv(c) => {
                 if c.target.trim().is_empty() {
@@ -593,6 +646,9 @@ impl DataConfig {
                 generators::eight_gaussians(c.n, c.radius, c.noise, seed)
             }
             DataConfig::LatentMixture(c) => generators::latent_mixture(c.n, c.noise, seed),
+            DataConfig::GaussianMixture(c) => {
+                generators::gaussian_mixture(c.n, c.dim, c.modes, c.radius, c.noise, seed)
+            }
             DataConfig::Csv(c) => {
                 return load_csv_file(
                     &c.path,

@@ -341,6 +341,91 @@ pub fn eight_gaussians(n: usize, radius: f64, noise: f64, seed: u64) -> Result<D
     density_2d(&points, n)
 }
 
+/// A density in `dim` dimensions: `modes` equal Gaussians of std `noise` (isotropic) centred
+/// at ±`radius` on the first ⌈modes/2⌉ axes (mode 2i at +radius·e_i, mode 2i+1 at
+/// −radius·e_i), so 1 ≤ modes ≤ 2·dim. Its log-density is [`gaussian_mixture_log_density`].
+pub fn gaussian_mixture(
+    n: usize,
+    dim: usize,
+    modes: usize,
+    radius: f64,
+    noise: f64,
+    seed: u64,
+) -> Result<Dataset> {
+    check_n(n)?;
+    check_mixture(dim, modes, radius, noise)?;
+    let mut rng = SeededRng::new(seed);
+    let mut points = Vec::with_capacity(dim * n);
+    for _ in 0..n {
+        let k = rng.below(modes);
+        for j in 0..dim {
+            let centre = mixture_centre(k, j, radius);
+            points.push(centre + noise * rng.normal());
+        }
+    }
+    Ok(Dataset {
+        x: Tensor::zeros([n as i64, 0], (tch::Kind::Float, tch::Device::Cpu)),
+        y: matrix(&points, n, dim)?,
+        kind: TargetKind::Density,
+        latent: None,
+        feature_names: vec![],
+        class_names: vec![],
+    })
+}
+
+pub(crate) fn check_mixture(dim: usize, modes: usize, radius: f64, noise: f64) -> Result<()> {
+    check_at_least("dim", dim, 1)?;
+    check_at_least("modes", modes, 1)?;
+    if modes > 2 * dim {
+        return Err(DataError::Invalid {
+            field: "modes",
+            reason: format!("must be at most 2·dim = {} (two modes per axis)", 2 * dim),
+            value: modes.to_string(),
+        });
+    }
+    check_positive("radius", radius)?;
+    check_positive("noise", noise)?;
+    Ok(())
+}
+
+/// Coordinate `j` of the centre of mode `k` of [`gaussian_mixture`].
+fn mixture_centre(k: usize, j: usize, radius: f64) -> f64 {
+    match (j == k / 2, k % 2) {
+        (true, 0) => radius,
+        (true, _) => -radius,
+        (false, _) => 0.0,
+    }
+}
+
+/// The exact log-density of [`gaussian_mixture`] at each row of `y` (`[N, dim]` values, row
+/// major): log (1/M) Σ_k N(y; c_k, noise² I).
+pub fn gaussian_mixture_log_density(
+    y: &[f64],
+    dim: usize,
+    modes: usize,
+    radius: f64,
+    noise: f64,
+) -> Result<Vec<f64>> {
+    check_mixture(dim, modes, radius, noise)?;
+    let norm = -0.5 * dim as f64 * (2.0 * PI * noise * noise).ln() - (modes as f64).ln();
+    Ok(y.chunks(dim)
+        .map(|row| {
+            let terms: Vec<f64> = (0..modes)
+                .map(|k| {
+                    let d2: f64 = row
+                        .iter()
+                        .enumerate()
+                        .map(|(j, v)| (v - mixture_centre(k, j, radius)).powi(2))
+                        .sum();
+                    -d2 / (2.0 * noise * noise)
+                })
+                .collect();
+            let top = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            top + terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln() + norm
+        })
+        .collect())
+}
+
 /// The latent-variable mixture y = x + 0.5·z + noise·ε, x ~ U[−1, 1], with a hidden
 /// z ∈ {−1, +1} (equally likely) returned in [`Dataset::latent`] and never in `x`.
 pub fn latent_mixture(n: usize, noise: f64, seed: u64) -> Result<Dataset> {
@@ -382,6 +467,7 @@ mod tests {
             "rings" => rings(n, 3, noise, seed),
             "eight_gaussians" => eight_gaussians(n, 2.0, noise, seed),
             "latent_mixture" => latent_mixture(n, noise, seed),
+            "gaussian_mixture" => gaussian_mixture(n, 5, 6, 2.0, noise, seed),
             other => panic!("no generator {other}"),
         };
         data.expect("valid arguments")
@@ -399,6 +485,7 @@ mod tests {
     #[case("rings", [60, 0], vec![60, 2], Kind::Float, TargetKind::Density, false)]
     #[case("eight_gaussians", [60, 0], vec![60, 2], Kind::Float, TargetKind::Density, false)]
     #[case("latent_mixture", [60, 1], vec![60, 1], Kind::Float, TargetKind::Regression, true)]
+    #[case("gaussian_mixture", [60, 0], vec![60, 5], Kind::Float, TargetKind::Density, false)]
     fn shapes_and_kinds(
         #[case] name: &str,
         #[case] x_shape: [i64; 2],
@@ -435,7 +522,8 @@ mod tests {
             "spirals",
             "rings",
             "eight_gaussians",
-            "latent_mixture"
+            "latent_mixture",
+            "gaussian_mixture"
         )]
         name: &str,
     ) {
@@ -608,6 +696,53 @@ mod tests {
     fn one_example_is_enough() {
         for name in ["sine", "two_moons", "blobs", "rings", "latent_mixture"] {
             assert_eq!(make(name, 1, 0.1, 0).len(), 1);
+        }
+    }
+
+    #[test]
+    fn gaussian_mixture_centres_and_log_density_by_hand() {
+        // Modes 0..4 of 3 in R^2 sit at +r e0, -r e0, +r e1.
+        assert_eq!(
+            [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
+                .map(|(k, j)| mixture_centre(k, j, 2.0)),
+            [2.0, 0.0, -2.0, 0.0, 0.0, 2.0]
+        );
+        // One mode at the origin's neighbour: log N(y; (r, 0), s^2 I) in 2-D at y = (r, 0).
+        let (r, s) = (1.5, 0.5);
+        let at_centre = gaussian_mixture_log_density(&[r, 0.0], 2, 1, r, s).expect("valid");
+        let expected = -(2.0 * PI * s * s).ln();
+        assert!((at_centre[0] - expected).abs() < 1e-12);
+        // Two modes, at y = 0 both at distance r: log(½·2·N) = log N(r).
+        let mid = gaussian_mixture_log_density(&[0.0, 0.0], 2, 2, r, s).expect("valid");
+        let expected = -(2.0 * PI * s * s).ln() - r * r / (2.0 * s * s);
+        assert!((mid[0] - expected).abs() < 1e-12);
+        // Drawn points: each coordinate's mean is ~0 on the axes without modes, and the
+        // spread around the nearest centre is the noise.
+        let data = gaussian_mixture(4000, 4, 2, 2.0, 0.3, 5).expect("valid");
+        let y = floats(&data.y);
+        let off_axis: f64 = y.chunks(4).map(|row| row[3]).sum::<f64>() / 4000.0;
+        assert!(off_axis.abs() < 0.03, "{off_axis}");
+        let near = y
+            .chunks(4)
+            .filter(|row| (row[0].abs() - 2.0).abs() < 1.2)
+            .count();
+        assert!(near > 3990, "{near} of 4000 near ±2 on axis 0");
+    }
+
+    #[test]
+    fn gaussian_mixture_refuses_impossible_settings() {
+        for (dim, modes, radius, noise, field) in [
+            (0, 1, 1.0, 0.1, "dim"),
+            (2, 0, 1.0, 0.1, "modes"),
+            (2, 5, 1.0, 0.1, "modes"),
+            (2, 2, 0.0, 0.1, "radius"),
+            (2, 2, 1.0, 0.0, "noise"),
+            (2, 2, 1.0, f64::NAN, "noise"),
+        ] {
+            match gaussian_mixture(10, dim, modes, radius, noise, 0) {
+                Err(DataError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
         }
     }
 }

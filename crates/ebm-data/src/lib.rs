@@ -54,9 +54,9 @@ mod scale;
 
 pub use bundled::{bundled, Bundled};
 pub use config::{
-    BlobsConfig, CircleConfig, CsvConfig, DataConfig, EightGaussiansConfig, LatentMixtureConfig,
-    NoFields, ParabolaConfig, RingsConfig, SineConfig, SpiralsConfig, TwoBranchConfig,
-    TwoMoonsConfig,
+    BlobsConfig, CircleConfig, CsvConfig, DataConfig, EightGaussiansConfig, GaussianMixtureConfig,
+    LatentMixtureConfig, NoFields, ParabolaConfig, RingsConfig, SineConfig, SpiralsConfig,
+    TwoBranchConfig, TwoMoonsConfig,
 };
 pub use csv_loader::{
     encode_targets, is_missing, load_csv, load_csv_file, load_csv_from, read_inputs, CsvColumns,
@@ -64,8 +64,8 @@ pub use csv_loader::{
 };
 pub use error::{DataError, Result};
 pub use generators::{
-    blobs, circle, eight_gaussians, latent_mixture, parabola, rings, sine, spirals, two_branch,
-    two_moons, BinaryLabels,
+    blobs, circle, eight_gaussians, gaussian_mixture, gaussian_mixture_log_density, latent_mixture,
+    parabola, rings, sine, spirals, two_branch, two_moons, BinaryLabels,
 };
 pub use rng::SeededRng;
 pub use scale::{ScaleKind, Scaler};

@@ -377,6 +377,7 @@ impl RunConfig {
             DataConfig::Spirals(c) => c.n = c.n.min(N),
             DataConfig::Rings(c) => c.n = c.n.min(N),
             DataConfig::EightGaussians(c) => c.n = c.n.min(N),
+            DataConfig::GaussianMixture(c) => c.n = c.n.min(N),
             // Tables keep their rows: the real sets are small, and two epochs are quick.
             DataConfig::Csv(_)
             | DataConfig::Iris(_)

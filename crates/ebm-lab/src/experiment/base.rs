@@ -40,7 +40,9 @@ impl Targets {
                 BinaryLabels::Indices => Targets::Classes,
             },
             DataConfig::Blobs(_) | DataConfig::Spirals(_) => Targets::Classes,
-            DataConfig::Rings(_) | DataConfig::EightGaussians(_) => Targets::Density,
+            DataConfig::Rings(_)
+            | DataConfig::EightGaussians(_)
+            | DataConfig::GaussianMixture(_) => Targets::Density,
             DataConfig::Csv(_)
             | DataConfig::Iris(_)
             | DataConfig::Digits(_)
@@ -68,7 +70,7 @@ impl Targets {
             Targets::Regression => "real-valued targets (sine, two_branch, parabola, circle, latent_mixture, diabetes, or csv with task = \"regression\")",
             Targets::Binary => "labels -1/+1 (two_moons, or csv with task = \"binary\")",
             Targets::Classes => "class labels (blobs, spirals, iris, digits, two_moons with labels = \"indices\", or csv with task = \"classification\")",
-            Targets::Density => "density samples (rings, eight_gaussians)",
+            Targets::Density => "density samples (rings, eight_gaussians, gaussian_mixture)",
         }
     }
 }

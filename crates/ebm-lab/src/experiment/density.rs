@@ -1,5 +1,7 @@
-//! `kind = "density"`: an energy E(y) over the data (`ebm_arch::DensityNet`) trained by
-//! contrastive divergence; measured by how close fresh Langevin samples come to the data.
+//! `kind = "density"`: an energy E(y) over the data (`ebm_arch::DensityNet`) trained by a
+//! density objective; measured by how close fresh Langevin samples come to the data and by
+//! the held-out log-likelihood (log Z by quadrature in 2-D, by annealed importance sampling in
+//! any other dimension).
 
 use super::base::{insert, Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
@@ -9,7 +11,7 @@ use ebm_arch::{
     load_checkpoint, save_checkpoint, Architecture, DensityConfig, DensityNet, TrainConfig,
 };
 use ebm_contrastive::Distance;
-use ebm_core::{EbmError, Energy};
+use ebm_core::{ais_log_z, AisBase, AisConfig, EbmError, Energy};
 use std::collections::BTreeMap;
 use tch::{Device, Kind, Tensor};
 
@@ -44,6 +46,7 @@ impl Experiment for DensityConfig {
             "gaussian_log_likelihood",
             "log_likelihood_gain",
             "log_z",
+            "log_z_std_error",
             "nce_log_z",
         ]
     }
@@ -122,8 +125,8 @@ impl Experiment for DensityConfig {
         if let Some(c) = net.nce_log_z() {
             insert(&mut metrics, "nce_log_z", c);
         }
+        held_out_likelihood(&net, data, &mut metrics)?;
         if dim == 2 {
-            held_out_likelihood(&net, data, &mut metrics)?;
             density_figure(
                 &context.folder.file("density.png"),
                 |points| {
@@ -147,19 +150,74 @@ impl Experiment for DensityConfig {
     }
 }
 
-/// 2-D densities: log Z by quadrature over the data's box widened by 1 on each side (200 × 200
-/// cells), the mean log-likelihood of the test rows under the model, and that of a single
-/// Gaussian (full covariance) fitted to the training rows by maximum likelihood, the baseline.
-/// No test rows, no likelihood: it is never measured on the training rows.
+/// E(mean + u): the density seen from the data's mean, so that AIS's base N(0, std²I) sits on
+/// the data.
+struct Centred<'a> {
+    net: &'a DensityNet,
+    mean: Tensor,
+}
+
+impl Energy for Centred<'_> {
+    fn energy(&self, x: &Tensor, u: &Tensor) -> ebm_core::Result<Tensor> {
+        self.net.energy().energy(x, &u.f_add(&self.mean)?)
+    }
+}
+
+/// log Z of a density over R^d for d ≠ 2, by annealed importance sampling (seeded, so a run
+/// repeats): base N(mean, std²I) with the data's mean and 1.5 times its largest coordinate
+/// standard deviation, 400 temperatures, 2000 particles, two MALA transitions each (the
+/// settings that meet the analytic log Z of Gaussian mixtures in d = 8 and 16 within 0.1 nats
+/// in ebm-core's tests). Returns log Ẑ and its standard error.
+fn ais_log_z_of(net: &DensityNet, all: &Tensor, seed: u64) -> Result<(f64, f64), RunError> {
+    let device = net.var_store().device();
+    let all = all.f_to_kind(Kind::Float)?.f_to_device(device)?;
+    let mean = all.f_mean_dim(0, true, Kind::Float)?;
+    let std = f64::try_from(
+        all.f_std_dim(0, false, false)?
+            .f_max()?
+            .f_to_kind(Kind::Double)?,
+    )?;
+    let energy = Centred { net, mean };
+    tch::manual_seed(seed as i64);
+    let x = Tensor::f_zeros([1, 0], (Kind::Float, device))?;
+    let estimate = ais_log_z(
+        &energy,
+        &x,
+        all.size()[1],
+        &AisConfig {
+            base: AisBase::Gaussian {
+                std: 1.5 * std.max(1e-3),
+            },
+            temperatures: 400,
+            particles: 2000,
+            transitions: 2,
+            step_size: 0.05,
+        },
+    )?;
+    Ok((estimate.log_z, estimate.std_error))
+}
+
+/// log Z (by quadrature over the data's box widened by 1 on each side, 200 × 200 cells, in
+/// 2-D; by AIS, with its standard error `log_z_std_error`, in any other dimension), the mean
+/// log-likelihood of the test rows under the model, and that of a single Gaussian (full
+/// covariance) fitted to the training rows by maximum likelihood, the baseline. No test rows,
+/// no likelihood: it is never measured on the training rows.
 fn held_out_likelihood(
     net: &DensityNet,
     data: &crate::experiment::Split,
     metrics: &mut BTreeMap<String, f64>,
 ) -> Result<(), RunError> {
     let all = data.all_cpu.y.to_kind(Kind::Double);
-    let lo = Vec::<f64>::try_from(all.f_amin(0, false)?)?;
-    let hi = Vec::<f64>::try_from(all.f_amax(0, false)?)?;
-    let log_z = net.log_z_2d([lo[0] - 1.0, lo[1] - 1.0], [hi[0] + 1.0, hi[1] + 1.0], 200)?;
+    let d = all.size()[1];
+    let log_z = if d == 2 {
+        let lo = Vec::<f64>::try_from(all.f_amin(0, false)?)?;
+        let hi = Vec::<f64>::try_from(all.f_amax(0, false)?)?;
+        net.log_z_2d([lo[0] - 1.0, lo[1] - 1.0], [hi[0] + 1.0, hi[1] + 1.0], 200)?
+    } else {
+        let (log_z, std_error) = ais_log_z_of(net, &all, 0)?;
+        insert(metrics, "log_z_std_error", std_error);
+        log_z
+    };
     insert(metrics, "log_z", log_z);
     let test = &data.test.y;
     if test.size()[0] == 0 {
@@ -194,7 +252,7 @@ fn held_out_likelihood(
     let log_det = f64::try_from(cov.f_logdet()?)?;
     let gauss = -0.5 * f64::try_from(maha.f_mean(Kind::Double)?)?
         - 0.5 * log_det
-        - (2.0 * std::f64::consts::PI).ln();
+        - 0.5 * d as f64 * (2.0 * std::f64::consts::PI).ln();
     insert(metrics, "gaussian_log_likelihood", gauss);
     insert(metrics, "log_likelihood_gain", -model - log_z - gauss);
     Ok(())
