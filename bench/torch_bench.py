@@ -135,7 +135,7 @@ class Sampling:
     y ← y − (ε/2)·∇E(y) + √ε·ξ."""
 
     def __init__(self, spec, folder, device):
-        self.net = mlp(load_weights(folder), "e", device).requires_grad_(False)
+        self.net = mlp(load_weights(folder), "energy", device).requires_grad_(False)
         self.spec = spec
         self.device = device
 
@@ -168,7 +168,7 @@ class Metropolis:
     agree with the Rust side's."""
 
     def __init__(self, spec, folder, device):
-        self.net = mlp(load_weights(folder), "e", device).requires_grad_(False)
+        self.net = mlp(load_weights(folder), "energy", device).requires_grad_(False)
         self.spec = spec
         self.device = device
 

@@ -33,6 +33,29 @@ impl Activation {
             Activation::Silu => t.silu(),
         }
     }
+
+    /// `upstream ⊙ act′(z)` at the pre-activations `z`: softplus′ = σ, relu′ = [z > 0],
+    /// tanh′ = 1 − tanh², silu′ = σ(z)(1 + z(1 − σ(z))) (softplus′ at z > 20, where
+    /// libtorch's softplus is z itself, is σ(z) here, within 2·10⁻⁹ of autograd's 1).
+    fn backward(self, z: &Tensor, upstream: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Activation::Softplus => upstream.f_mul(&z.f_sigmoid()?)?,
+            Activation::Relu => upstream.f_mul(&z.f_gt(0.0)?.f_to_kind(z.kind())?)?,
+            Activation::Tanh => {
+                let t = z.f_tanh()?;
+                upstream.f_mul(&t.f_square()?.f_neg()?.f_add_scalar(1.0)?)?
+            }
+            Activation::Silu => {
+                let sig = z.f_sigmoid()?;
+                // σ + z·σ·(1 − σ)
+                let d = z
+                    .f_mul(&sig)?
+                    .f_mul(&sig.f_neg()?.f_add_scalar(1.0)?)?
+                    .f_add(&sig)?;
+                upstream.f_mul(&d)?
+            }
+        })
+    }
 }
 
 /// Hidden layer sizes and activation of an MLP.
@@ -148,6 +171,39 @@ impl Mlp {
                 let _ = bs.f_mul_scalar_(factor);
             }
         }
+    }
+
+    /// The output `[B, out]` and what [`Mlp::input_vjp`] needs: every layer's
+    /// pre-activation, computed without a graph.
+    pub fn forward_kept(&self, xs: &Tensor) -> Result<(Tensor, Vec<Tensor>)> {
+        let _guard = tch::no_grad_guard();
+        let last = self.layers.len() - 1;
+        let mut pre = Vec::with_capacity(last);
+        let mut h = xs.shallow_clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&h);
+            if i < last {
+                let a = self.activation.apply(&h);
+                pre.push(h);
+                h = a;
+            }
+        }
+        Ok((h, pre))
+    }
+
+    /// The vector–Jacobian product `upstreamᵀ ∂MLP/∂x`, `[B, out]` → `[B, in]`, from the
+    /// pre-activations of [`Mlp::forward_kept`]: δ ← δ·W, then δ ← δ ⊙ act′(z), layer by layer
+    /// from the last, without autograd. The parameters' gradients are not touched.
+    pub fn input_vjp(&self, pre: &[Tensor], upstream: &Tensor) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        let mut delta = upstream.shallow_clone();
+        for (i, layer) in self.layers.iter().enumerate().rev() {
+            delta = delta.f_matmul(&layer.ws)?;
+            if i > 0 {
+                delta = self.activation.backward(&pre[i - 1], &delta)?;
+            }
+        }
+        Ok(delta)
     }
 
     /// Input width.

@@ -189,6 +189,20 @@ impl Energy for Embedded<'_> {
         check_y_width(y, self.y_dim, "y")?;
         half_squared_norm(h, &self.gy.forward(y))
     }
+
+    /// ∇_y ½‖h − G_y(y)‖² = J_{G_y}(y)ᵀ (G_y(y) − h), by G_y's own backward pass.
+    fn energy_and_grad(&self, h: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+        ensure_same_batch(h, "x", y, "y")?;
+        check_y_width(y, self.y_dim, "y")?;
+        let (out, pre) = self.gy.forward_kept(y)?;
+        let _guard = tch::no_grad_guard();
+        let diff = out.f_sub(h)?;
+        let e = diff
+            .f_square()?
+            .f_sum_dim_intlist(1, false, diff.kind())?
+            .f_mul_scalar(0.5)?;
+        Ok((e, self.gy.input_vjp(&pre, &diff)?))
+    }
 }
 
 impl ImplicitRegression {
@@ -203,6 +217,11 @@ impl ImplicitRegression {
 impl Energy for ImplicitRegression {
     fn energy(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         self.embedded().energy(&self.gx.forward(x), y)
+    }
+    /// G_x(x) once (no graph), then the embedded energy's analytic gradient.
+    fn energy_and_grad(&self, x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = tch::no_grad(|| self.gx.forward(x));
+        self.embedded().energy_and_grad(&h, y)
     }
     fn candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
         check_y_width(ys, self.y_dim, "candidates")?;

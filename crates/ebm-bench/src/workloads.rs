@@ -6,18 +6,18 @@ use crate::spec::{Spec, Timing};
 use crate::weights;
 use anyhow::{bail, Result};
 use ebm_arch::{
-    train_step, with_frozen_parameters, Architecture, ImplicitRegression, Mlp, MlpConfig,
-    MultiClass, OptimizerConfig, Prediction, YRange,
+    train_step, with_frozen_parameters, Activation, Architecture, DensityConfig, DensityNet,
+    ImplicitRegression, MlpConfig, MultiClass, OptimizerConfig, Prediction, YRange,
 };
 use ebm_contrastive::{NtXent, NtXentConfig};
 use ebm_core::{
-    exhaustive_argmin, FiniteSpace, FnEnergy, GradientDescentConfig, Hmc, HmcConfig, Langevin,
+    exhaustive_argmin, FiniteSpace, GradientDescentConfig, Hmc, HmcConfig, Langevin,
     LangevinConfig, LangevinStep, Mala, MalaConfig, Sampler,
 };
 use ebm_loss::Hinge;
 use std::path::Path;
 use std::time::Instant;
-use tch::nn::{self, Module};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 /// A benchmark computation, built once and run many times.
@@ -214,8 +214,7 @@ impl Workload for Descent {
 /// Langevin sampling of an unconditional energy MLP on R², with the network's parameters
 /// frozen for the run.
 struct Sampling {
-    vs: nn::VarStore,
-    net: Mlp,
+    net: DensityNet,
     langevin: Langevin,
     chains: i64,
     device: Device,
@@ -234,10 +233,7 @@ impl Sampling {
         else {
             bail!("not a Langevin spec")
         };
-        tch::manual_seed(*seed);
-        let vs = nn::VarStore::new(device);
-        let net = Mlp::new(&(vs.root() / "e"), 2, 1, &mlp_config(hidden))?;
-        weights::save(&vs, dir)?;
+        let net = density_net(hidden, *seed, dir, device)?;
         let langevin = LangevinConfig {
             step: LangevinStep::Exact {
                 epsilon: *epsilon,
@@ -249,7 +245,6 @@ impl Sampling {
         }
         .check()?;
         Ok(Sampling {
-            vs,
             net,
             langevin,
             chains: *chains,
@@ -264,18 +259,34 @@ impl Workload for Sampling {
         tch::manual_seed(self.seed + 2);
         let y0 = Tensor::randn([self.chains, 2], (Kind::Float, self.device));
         let x = Tensor::zeros([self.chains, 0], (Kind::Float, self.device));
-        let net = &self.net;
-        let energy = FnEnergy::new(|_x: &Tensor, y: &Tensor| net.forward(y).squeeze_dim(1));
-        let y = with_frozen_parameters(&self.vs, || self.langevin.sample(&energy, &x, &y0))?;
+        let y = with_frozen_parameters(self.net.var_store(), || {
+            self.langevin.sample(self.net.energy(), &x, &y0)
+        })?;
         Ok(y.sum(Kind::Double))
     }
+}
+
+/// The samplers' energy: ebm-arch's `DensityNet`, E(y) = MLP(y) `2 → hidden → 1` with
+/// softplus (seeded), whose gradient is the MLP's own backward pass; weights written to `dir`
+/// for the Python side (prefix `energy`).
+fn density_net(hidden: &[i64], seed: i64, dir: &Path, device: Device) -> Result<DensityNet> {
+    tch::manual_seed(seed);
+    let config = DensityConfig {
+        energy: MlpConfig {
+            hidden: hidden.to_vec(),
+            activation: Activation::Softplus,
+        },
+        ..DensityConfig::default()
+    };
+    let net = DensityNet::new(2, &config, device)?;
+    weights::save(net.var_store(), dir)?;
+    Ok(net)
 }
 
 /// The two Metropolis-adjusted samplers of ebm-core on the Langevin case's energy MLP, with
 /// the network's parameters frozen for the run.
 struct Metropolis {
-    vs: nn::VarStore,
-    net: Mlp,
+    net: DensityNet,
     sampler: MetropolisSampler,
     chains: i64,
     device: Device,
@@ -342,12 +353,8 @@ impl Metropolis {
             ),
             _ => bail!("not a MALA or HMC spec"),
         };
-        tch::manual_seed(*seed);
-        let vs = nn::VarStore::new(device);
-        let net = Mlp::new(&(vs.root() / "e"), 2, 1, &mlp_config(hidden))?;
-        weights::save(&vs, dir)?;
+        let net = density_net(hidden, *seed, dir, device)?;
         Ok(Metropolis {
-            vs,
             net,
             sampler,
             chains: *chains,
@@ -364,11 +371,10 @@ impl Workload for Metropolis {
         tch::manual_seed(self.seed + 2);
         let y0 = Tensor::randn([self.chains, 2], (Kind::Float, self.device));
         let x = Tensor::zeros([self.chains, 0], (Kind::Float, self.device));
-        let net = &self.net;
-        let energy = FnEnergy::new(|_x: &Tensor, y: &Tensor| net.forward(y).squeeze_dim(1));
-        let chains = with_frozen_parameters(&self.vs, || match &self.sampler {
-            MetropolisSampler::Mala(mala) => mala.run(&energy, &x, &y0),
-            MetropolisSampler::Hmc(hmc) => hmc.run(&energy, &x, &y0),
+        let energy = self.net.energy();
+        let chains = with_frozen_parameters(self.net.var_store(), || match &self.sampler {
+            MetropolisSampler::Mala(mala) => mala.run(energy, &x, &y0),
+            MetropolisSampler::Hmc(hmc) => hmc.run(energy, &x, &y0),
         })?;
         Ok(chains
             .last

@@ -38,6 +38,18 @@ pub trait Energy {
         Ok(e.f_view([b, k])?)
     }
 
+    /// The energies `[B]` (detached) and ∇_y Σ_b E(x_b, y_b), for y alone: parameter
+    /// gradients are not touched. Gradient descent, Langevin, MALA, HMC and AIS take their
+    /// gradients here.
+    ///
+    /// The default runs autograd on [`Energy::energy`] (with `y` itself when it is already a
+    /// leaf that requires grad, as in the samplers' in-place loops). Override it with an
+    /// analytic backward pass where one exists (ebm-arch's MLP energies do): no graph, no
+    /// autograd engine. An override must agree with the default.
+    fn energy_and_grad(&self, x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+        autograd_energy_and_grad(self, x, y)
+    }
+
     /// Energies against a candidate set of each row's own: `x [B, ...]`, `ys [B, K, ...]` → `[B, K]`.
     fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
         let b = ensure_same_batch(x, "x", ys, "candidates")?;
@@ -73,6 +85,9 @@ impl<E: Energy + ?Sized> Energy for &E {
     fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
         (**self).row_candidate_energies(x, ys)
     }
+    fn energy_and_grad(&self, x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+        (**self).energy_and_grad(x, y)
+    }
 }
 
 impl<E: Energy + ?Sized> Energy for Box<E> {
@@ -84,6 +99,9 @@ impl<E: Energy + ?Sized> Energy for Box<E> {
     }
     fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
         (**self).row_candidate_energies(x, ys)
+    }
+    fn energy_and_grad(&self, x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+        (**self).energy_and_grad(x, y)
     }
 }
 
@@ -124,4 +142,39 @@ where
         ensure_shape(&e, "energy output", &[b])?;
         Ok(e)
     }
+}
+
+/// [`Energy::energy_and_grad`]'s default: autograd on [`Energy::energy`], on `y` itself when
+/// it is a leaf that requires grad, else on a detached copy that does.
+pub(crate) fn autograd_energy_and_grad<E: Energy + ?Sized>(
+    energy: &E,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let (e, grad) = if y.requires_grad() && y.is_leaf() {
+        energy_and_grad_leaf(energy, x, y)?
+    } else {
+        let y = y.detach().f_requires_grad_(true)?;
+        energy_and_grad_leaf(energy, x, &y)?
+    };
+    Ok((e.f_detach()?, grad))
+}
+
+/// The energies `[B]` (still on their spent graph) and ∇_y Σ_b E(x_b, y_b) for a `y` that
+/// is already a leaf requiring grad: the loops that keep one y and update it in place
+/// (plain descent, Langevin) call this directly.
+fn energy_and_grad_leaf<E: Energy + ?Sized>(
+    energy: &E,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    tch::with_grad(|| {
+        let e = energy.energy(x, y)?;
+        let total = e.f_sum(e.kind())?;
+        let mut grads = Tensor::f_run_backward(&[total], &[y], false, false)?;
+        let grad = grads.pop().ok_or_else(|| {
+            EbmError::Tch(tch::TchError::Torch("no gradient returned for y".into()))
+        })?;
+        Ok((e, grad))
+    })
 }

@@ -388,7 +388,7 @@ impl GradientDescent {
         let mut velocity = y.f_zeros_like()?;
         let mut steps_taken = 0;
         for step in 0..self.config.steps {
-            let (_, grad) = energy_and_grad_leaf(energy, x, &y)?;
+            let (_, grad) = energy.energy_and_grad(x, &y)?;
             let _guard = tch::no_grad_guard();
             let before = if self.checks_tolerance(step) {
                 Some(y.f_detach_copy()?)
@@ -489,34 +489,14 @@ pub fn grad_y<E: Energy + ?Sized>(energy: &E, x: &Tensor, y: &Tensor) -> Result<
     Ok(energy_and_grad_y(energy, x, y)?.1)
 }
 
-/// The energies `[B]` (detached) and ∇_y Σ_b E(x_b, y_b), for y alone.
+/// The energies `[B]` (detached) and ∇_y Σ_b E(x_b, y_b), for y alone: [`Energy::energy_and_grad`]
+/// (autograd unless the energy has its own backward pass).
 pub fn energy_and_grad_y<E: Energy + ?Sized>(
     energy: &E,
     x: &Tensor,
     y: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
-    let y = y.detach().f_requires_grad_(true)?;
-    let (e, grad) = energy_and_grad_leaf(energy, x, &y)?;
-    Ok((e.f_detach()?, grad))
-}
-
-/// The energies `[B]` (still on their spent graph) and ∇_y Σ_b E(x_b, y_b) for a `y` that
-/// is already a leaf requiring grad: the loops that keep one y and update it in place
-/// (plain descent, Langevin) call this directly.
-pub(crate) fn energy_and_grad_leaf<E: Energy + ?Sized>(
-    energy: &E,
-    x: &Tensor,
-    y: &Tensor,
-) -> Result<(Tensor, Tensor)> {
-    tch::with_grad(|| {
-        let e = energy.energy(x, y)?;
-        let total = e.f_sum(e.kind())?;
-        let mut grads = Tensor::f_run_backward(&[total], &[y], false, false)?;
-        let grad = grads.pop().ok_or_else(|| {
-            EbmError::Tch(tch::TchError::Torch("no gradient returned for y".into()))
-        })?;
-        Ok((e, grad))
-    })
+    energy.energy_and_grad(x, y)
 }
 
 /// Moves each y (rows of `[B·R, d]`, R consecutive rows per centre) out of its exclusion ball.

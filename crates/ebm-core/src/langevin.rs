@@ -5,7 +5,6 @@ use crate::check::{
 };
 use crate::energy::Energy;
 use crate::error::{EbmError, Result};
-use crate::inference::energy_and_grad_leaf;
 use tch::Tensor;
 
 /// How one Langevin step is scaled.
@@ -191,7 +190,7 @@ impl Langevin {
         let _ = y.f_requires_grad_(true)?;
         let mut xi = y.f_empty_like()?;
         for _ in 0..self.config.steps {
-            let (_, grad) = energy_and_grad_leaf(energy, &x, &y)?;
+            let (_, grad) = energy.energy_and_grad(&x, &y)?;
             let _guard = tch::no_grad_guard();
             // The gradient may be a broadcast view (a linear energy): scale a copy of it.
             let step = match self.config.grad_clip {
