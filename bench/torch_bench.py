@@ -115,13 +115,39 @@ class Descent:
             if r > 1:
                 h = h.repeat_interleave(r, 0)
         velocity = torch.zeros_like(y)
-        for _ in range(s["steps"]):
+        tolerance, steps = s.get("tolerance", 0.0), s["steps"]
+        # With a tolerance, rows that moved less than it at a check (every 10th step and the
+        # last) are set aside and leave the batch, as ebm-core's descent does.
+        rows, out, h_full = None, None, h
+        for step in range(steps):
             energy = 0.5 * (h - self.gy(y)).square().sum(1)
             (grad,) = torch.autograd.grad(energy.sum(), y)
             with torch.no_grad():
+                check = tolerance > 0 and (step % 10 == 9 or step + 1 == steps)
+                before = y.detach().clone() if check else None
                 velocity.mul_(s["momentum"]).add_(grad)
                 y.sub_(velocity, alpha=s["step_size"]).clamp_(lo, hi)
+                if not check:
+                    continue
+                moving = (y - before).abs().amax(1) >= tolerance
+                n_moving = int(moving.sum())
+                if n_moving == y.shape[0]:
+                    continue
+                if out is None:
+                    rows = torch.arange(y.shape[0], device=self.device)
+                    out = y.detach().clone()
+                done = (~moving).nonzero().squeeze(1)
+                out.index_copy_(0, rows[done], y[done])
+                if n_moving == 0:
+                    break
+                keep = moving.nonzero().squeeze(1)
+                rows, velocity, h = rows[keep], velocity[keep], h[keep]
+                y = y[keep].detach().requires_grad_(True)
         with torch.no_grad():
+            if out is not None:
+                if n_moving > 0:
+                    out.index_copy_(0, rows, y.detach())
+                y, h = out, h_full
             e = (0.5 * (h - self.gy(y)).square().sum(1)).view(b, r)
             best_e, best_i = e.min(1)
             # The best y per x, as ebm-arch's predict returns it (not needed for the check).

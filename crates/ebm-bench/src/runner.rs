@@ -87,7 +87,7 @@ pub fn cases() -> Vec<Case> {
         lr: 1e-3,
         seed: 1,
     };
-    let descent = |batch, restarts| Spec::Descent {
+    let descent = |batch, restarts, tolerance| Spec::Descent {
         batch,
         restarts,
         steps: 100,
@@ -97,6 +97,7 @@ pub fn cases() -> Vec<Case> {
         momentum: 0.5,
         lo: -2.0,
         hi: 2.0,
+        tolerance,
         seed: 2,
     };
     let langevin = |chains| Spec::Langevin {
@@ -139,13 +140,19 @@ pub fn cases() -> Vec<Case> {
         Case {
             workload: "descent",
             size: "32 × 1 restart".into(),
-            spec: descent(32, 1),
+            spec: descent(32, 1, 0.0),
             target: 1.5,
         },
         Case {
             workload: "descent",
             size: "1024 × 8 restarts".into(),
-            spec: descent(1024, 8),
+            spec: descent(1024, 8, 0.0),
+            target: 1.0,
+        },
+        Case {
+            workload: "descent",
+            size: "1024 × 8, to 1e-5".into(),
+            spec: descent(1024, 8, 1e-5),
             target: 1.0,
         },
         Case {

@@ -32,8 +32,9 @@ pub enum Spec {
         seed: i64,
     },
     /// Gradient-descent inference of an implicit regression E = ½‖G_x(x) − G_y(y)‖² on the
-    /// box [lo, hi]: plain heavy-ball descent (no backtracking, no early stop). One iteration
-    /// is one whole inference from `batch × restarts` random starts.
+    /// box [lo, hi]: plain heavy-ball descent (no backtracking; with a `tolerance`, converged
+    /// rows leave the batch). One iteration is one whole inference from `batch × restarts`
+    /// random starts.
     Descent {
         /// Rows of x.
         batch: i64,
@@ -53,6 +54,10 @@ pub enum Spec {
         lo: f64,
         /// Box bounds of y.
         hi: f64,
+        /// Stop tolerance (0: every step; > 0: converged rows leave the batch, checked every
+        /// 10th step).
+        #[serde(default)]
+        tolerance: f64,
         /// Seed of the weights (x uses `seed + 1`, the starts `seed + 2`).
         seed: i64,
     },

@@ -162,6 +162,7 @@ impl Descent {
             momentum,
             lo,
             hi,
+            tolerance,
             seed,
         } = spec
         else {
@@ -171,7 +172,7 @@ impl Descent {
             step_size: *step_size,
             momentum: *momentum,
             steps: usize::try_from(*steps)?,
-            tolerance: 0.0,
+            tolerance: *tolerance,
             restarts: usize::try_from(*restarts)?,
             backtracking: false,
             ..GradientDescentConfig::default()

@@ -377,6 +377,13 @@ impl GradientDescent {
     /// Heavy-ball descent at the fixed step size. y is one leaf tensor updated in place (with
     /// the velocity) under `no_grad`; the gradient is taken at each of the points a step
     /// leaves from, and the final energy without autograd. Returns `(y, E(y), steps)`.
+    ///
+    /// With a tolerance and no exclusion ball, converged rows leave the batch (an active
+    /// set): at every check a row that moved less than the tolerance (max-norm) is written to
+    /// the result and dropped, so the later steps cost only what the rows still moving need,
+    /// and the descent ends when none is left. With an exclusion ball (whose centres are per
+    /// row of the full batch) the whole batch stops together when no row moved more than the
+    /// tolerance.
     fn descend_plain<E: Energy + ?Sized>(
         &self,
         energy: &E,
@@ -384,11 +391,16 @@ impl GradientDescent {
         mut y: Tensor,
         project: &Projection<'_, '_>,
     ) -> Result<(Tensor, Tensor, usize)> {
+        let active_set = project.exclusion.is_none();
         let _ = y.f_requires_grad_(true)?;
         let mut velocity = y.f_zeros_like()?;
         let mut steps_taken = 0;
+        // The active rows' indices into the full batch, and the result of the finished rows;
+        // `None` while every row is active.
+        let mut finished: Option<(Tensor, Tensor)> = None;
+        let mut x_active = x.shallow_clone();
         for step in 0..self.config.steps {
-            let (_, grad) = energy.energy_and_grad(x, &y)?;
+            let (_, grad) = energy.energy_and_grad(&x_active, &y)?;
             let _guard = tch::no_grad_guard();
             let before = if self.checks_tolerance(step) {
                 Some(y.f_detach_copy()?)
@@ -401,13 +413,64 @@ impl GradientDescent {
             let _ = y.f_sub_(&velocity.f_mul_scalar(self.config.step_size)?)?;
             project.apply(&mut y)?;
             steps_taken = step + 1;
-            if let Some(before) = before {
-                let moved = f64::try_from(y.f_sub(&before)?.f_abs()?.f_max()?)?;
-                if moved < self.config.tolerance {
+            let Some(before) = before else { continue };
+            let moved = y
+                .f_sub(&before)?
+                .f_abs()?
+                .f_amax([1i64].as_slice(), false)?;
+            if !active_set {
+                if f64::try_from(moved.f_max()?)? < self.config.tolerance {
                     break;
                 }
+                continue;
             }
+            let moving = moved.f_ge(self.config.tolerance)?;
+            let n_active = y.size()[0];
+            let n_moving = i64::try_from(moving.f_sum(Kind::Int64)?)?;
+            if n_moving == n_active {
+                continue;
+            }
+            let (rows, mut out) = match finished.take() {
+                Some(f) => f,
+                None => (
+                    Tensor::f_arange(n_active, (Kind::Int64, y.device()))?,
+                    y.f_detach_copy()?,
+                ),
+            };
+            let done = moving.f_logical_not()?.f_nonzero()?.f_squeeze_dim(1)?;
+            let _ = out.f_index_copy_(
+                0,
+                &rows.f_index_select(0, &done)?,
+                &y.f_index_select(0, &done)?,
+            )?;
+            if n_moving == 0 {
+                return self.finish_plain(energy, x, out, steps_taken);
+            }
+            let keep = moving.f_nonzero()?.f_squeeze_dim(1)?;
+            finished = Some((rows.f_index_select(0, &keep)?, out));
+            y = y.f_index_select(0, &keep)?.f_requires_grad_(true)?;
+            velocity = velocity.f_index_select(0, &keep)?;
+            x_active = x_active.f_index_select(0, &keep)?;
         }
+        let _guard = tch::no_grad_guard();
+        let y = match finished {
+            Some((rows, mut out)) => {
+                let _ = out.f_index_copy_(0, &rows, &y.f_detach()?)?;
+                out
+            }
+            None => y.f_detach()?,
+        };
+        self.finish_plain(energy, x, y, steps_taken)
+    }
+
+    /// The energies at the points a plain descent reached, without autograd.
+    fn finish_plain<E: Energy + ?Sized>(
+        &self,
+        energy: &E,
+        x: &Tensor,
+        y: Tensor,
+        steps_taken: usize,
+    ) -> Result<(Tensor, Tensor, usize)> {
         let _guard = tch::no_grad_guard();
         let e = energy.energy(x, &y)?;
         Ok((y.f_detach()?, e, steps_taken))
