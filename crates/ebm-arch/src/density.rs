@@ -93,7 +93,7 @@ impl Energy for DensityEnergy {
     /// ∇_y MLP(y) by the MLP's own backward pass (upstream 1 per row), without autograd.
     fn energy_and_grad(&self, _x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
         let (out, pre) = self.net.forward_kept(y)?;
-        let grad = self.net.input_vjp(&pre, &out.f_ones_like()?)?;
+        let grad = self.net.input_vjp(pre, &out.f_ones_like()?)?;
         Ok((out.f_squeeze_dim(1)?, grad))
     }
 }

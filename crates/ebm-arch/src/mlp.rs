@@ -34,27 +34,36 @@ impl Activation {
         }
     }
 
-    /// `upstream ⊙ act′(z)` at the pre-activations `z`: softplus′ = σ, relu′ = [z > 0],
-    /// tanh′ = 1 − tanh², silu′ = σ(z)(1 + z(1 − σ(z))) (softplus′ at z > 20, where
-    /// libtorch's softplus is z itself, is σ(z) here, within 2·10⁻⁹ of autograd's 1).
-    fn backward(self, z: &Tensor, upstream: &Tensor) -> Result<Tensor> {
-        Ok(match self {
-            Activation::Softplus => upstream.f_mul(&z.f_sigmoid()?)?,
-            Activation::Relu => upstream.f_mul(&z.f_gt(0.0)?.f_to_kind(z.kind())?)?,
+    /// `upstream ⊙ act′(z)` at the pre-activations `z`, in place: `z` is overwritten (it is
+    /// not needed again) and `upstream` becomes the result, so a layer's backward allocates
+    /// at most two temporaries (silu). softplus′ = σ, relu′ = [z > 0], tanh′ = 1 − tanh²,
+    /// silu′ = σ(z)(1 + z(1 − σ(z))) (softplus′ at z > 20, where libtorch's softplus is z
+    /// itself, is σ(z) here, within 2·10⁻⁹ of autograd's 1).
+    fn backward_(self, mut z: Tensor, upstream: &mut Tensor) -> Result<()> {
+        match self {
+            Activation::Softplus => {
+                let _ = upstream.f_mul_(&z.f_sigmoid_()?)?;
+            }
+            Activation::Relu => {
+                let _ = upstream.f_mul_(&z.f_gt_(0.0)?)?;
+            }
             Activation::Tanh => {
-                let t = z.f_tanh()?;
-                upstream.f_mul(&t.f_square()?.f_neg()?.f_add_scalar(1.0)?)?
+                let _ = z.f_tanh_()?.f_square_()?.f_neg_()?.f_add_scalar_(1.0)?;
+                let _ = upstream.f_mul_(&z)?;
             }
             Activation::Silu => {
                 let sig = z.f_sigmoid()?;
                 // σ + z·σ·(1 − σ)
-                let d = z
-                    .f_mul(&sig)?
-                    .f_mul(&sig.f_neg()?.f_add_scalar(1.0)?)?
-                    .f_add(&sig)?;
-                upstream.f_mul(&d)?
+                let mut d = sig.f_neg()?;
+                let _ = d
+                    .f_add_scalar_(1.0)?
+                    .f_mul_(&sig)?
+                    .f_mul_(&z)?
+                    .f_add_(&sig)?;
+                let _ = upstream.f_mul_(&d)?;
             }
-        })
+        }
+        Ok(())
     }
 }
 
@@ -192,15 +201,22 @@ impl Mlp {
     }
 
     /// The vector–Jacobian product `upstreamᵀ ∂MLP/∂x`, `[B, out]` → `[B, in]`, from the
-    /// pre-activations of [`Mlp::forward_kept`]: δ ← δ·W, then δ ← δ ⊙ act′(z), layer by layer
-    /// from the last, without autograd. The parameters' gradients are not touched.
-    pub fn input_vjp(&self, pre: &[Tensor], upstream: &Tensor) -> Result<Tensor> {
+    /// pre-activations of [`Mlp::forward_kept`] (consumed: the activations' derivatives are
+    /// computed in their place): δ ← δ·W, then δ ← δ ⊙ act′(z), layer by layer from the last,
+    /// without autograd. The parameters' gradients are not touched.
+    pub fn input_vjp(&self, pre: Vec<Tensor>, upstream: &Tensor) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();
+        let mut pre = pre;
         let mut delta = upstream.shallow_clone();
         for (i, layer) in self.layers.iter().enumerate().rev() {
             delta = delta.f_matmul(&layer.ws)?;
             if i > 0 {
-                delta = self.activation.backward(&pre[i - 1], &delta)?;
+                let z = pre.pop().ok_or_else(|| EbmError::Shape {
+                    what: "pre-activations for the MLP's backward pass".into(),
+                    expected: format!("{} (one per hidden layer)", self.layers.len() - 1),
+                    got: vec![i as i64],
+                })?;
+                self.activation.backward_(z, &mut delta)?;
             }
         }
         Ok(delta)

@@ -201,7 +201,7 @@ impl Energy for Embedded<'_> {
             .f_square()?
             .f_sum_dim_intlist(1, false, diff.kind())?
             .f_mul_scalar(0.5)?;
-        Ok((e, self.gy.input_vjp(&pre, &diff)?))
+        Ok((e, self.gy.input_vjp(pre, &diff)?))
     }
 }
 
