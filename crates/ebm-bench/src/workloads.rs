@@ -257,14 +257,19 @@ impl Sampling {
 
 impl Workload for Sampling {
     fn iterate(&mut self) -> Result<Tensor> {
-        tch::manual_seed(self.seed + 2);
-        let y0 = Tensor::randn([self.chains, 2], (Kind::Float, self.device));
-        let x = Tensor::zeros([self.chains, 0], (Kind::Float, self.device));
+        let (x, y0) = chain_starts(self.chains, self.seed, self.device);
         let y = with_frozen_parameters(self.net.var_store(), || {
             self.langevin.sample(self.net.energy(), &x, &y0)
         })?;
         Ok(y.sum(Kind::Double))
     }
+}
+
+/// The samplers' inputs: no x (`[C, 0]`) and N(0, I) starts `[C, 2]` drawn at `seed + 2`.
+fn chain_starts(chains: i64, seed: i64, device: Device) -> (Tensor, Tensor) {
+    tch::manual_seed(seed + 2);
+    let y0 = Tensor::randn([chains, 2], (Kind::Float, device));
+    (Tensor::zeros([chains, 0], (Kind::Float, device)), y0)
 }
 
 /// The samplers' energy: ebm-arch's `DensityNet`, E(y) = MLP(y) `2 → hidden → 1` with
@@ -369,9 +374,7 @@ impl Workload for Metropolis {
     /// The sum of the last states plus the acceptance rate (the diagnostics, ESS and split-R̂
     /// per coordinate, are computed too: the Python side does not compute them).
     fn iterate(&mut self) -> Result<Tensor> {
-        tch::manual_seed(self.seed + 2);
-        let y0 = Tensor::randn([self.chains, 2], (Kind::Float, self.device));
-        let x = Tensor::zeros([self.chains, 0], (Kind::Float, self.device));
+        let (x, y0) = chain_starts(self.chains, self.seed, self.device);
         let energy = self.net.energy();
         let chains = with_frozen_parameters(self.net.var_store(), || match &self.sampler {
             MetropolisSampler::Mala(mala) => mala.run(energy, &x, &y0),
