@@ -36,6 +36,7 @@ fn main() -> ebm_core::Result<()> {
             epsilon: 0.2,
             offending_steps: 5,
             jitter: true,
+            counter_examples: None,
         };
         let search = GradientDescentConfig {
             restarts: 8,

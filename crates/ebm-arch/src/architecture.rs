@@ -3,13 +3,14 @@
 use ebm_core::check::{check_count, check_positive, ensure_finite, ensure_same_batch, matrix};
 use ebm_core::{
     ContinuousSpace, EbmError, Energy, FiniteSpace, GradientDescent, GradientDescentConfig,
-    Minimum, Quadrature, Result,
+    Minimum, Quadrature, Result, Search,
 };
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
-/// The range of a continuous y: the box inference searches, the quadrature grid used for
-/// the energies over all of Y (NLL, MEE, perceptron, collapse spread) and the ε of the most
+/// The range of a continuous y: the box inference searches, how the energies over all of Y
+/// (NLL, MEE, perceptron, collapse spread) are integrated — a quadrature grid for y of
+/// dimension 1 or 2, sampled counter-examples in any dimension — and the ε of the most
 /// offending incorrect answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -18,7 +19,7 @@ pub struct YRange {
     pub lo: f64,
     /// Upper bound of every coordinate of y.
     pub hi: f64,
-    /// Grid points per coordinate (y of dimension 1 or 2).
+    /// Grid points per coordinate (y of dimension 1 or 2, without `counter_examples`).
     pub grid_points: usize,
     /// The most offending incorrect answer is at least this far from the correct y.
     pub epsilon: f64,
@@ -31,6 +32,37 @@ pub struct YRange {
     /// leave it low in between; jittering takes that loophole away. Evaluation and the
     /// per-epoch probe always use the fixed midpoints.
     pub jitter: bool,
+    /// Counter-examples in place of the grid: set, or y of more than 2 dimensions (then with
+    /// the defaults, n = 256 and no refinement).
+    pub counter_examples: Option<CounterExamples>,
+}
+
+/// Sampled counter-examples for the energies over all of Y in any dimension (as implicit
+/// behavioural cloning trains): every training batch draws `n` answers uniformly in the box,
+/// each with importance weight V/n (V the box's volume), and the correct answer joins them as
+/// one more candidate (all K = n + 1 weighted V/K), so that the NLL is InfoNCE over the
+/// counter-examples, bounded below even where no counter-example falls into the data's wells.
+/// With `refine_steps` > 0 each row's counter-examples are first moved by that many steps of
+/// Langevin inference (IBC's schedule, W frozen) towards that row's low energies; their
+/// weights stay uniform (IBC's practice: the estimate of the integral is then biased, the
+/// negatives harder). The most offending answer starts from the batch's counter-examples and
+/// descends outside the ε-ball. The probe and the evaluation use one fixed draw of `n`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CounterExamples {
+    /// Counter-examples per batch, ≥ 1.
+    pub n: usize,
+    /// Langevin refinement steps per batch (0: plain uniform samples).
+    pub refine_steps: usize,
+}
+
+impl Default for CounterExamples {
+    fn default() -> Self {
+        CounterExamples {
+            n: 256,
+            refine_steps: 0,
+        }
+    }
 }
 
 impl Default for YRange {
@@ -42,6 +74,7 @@ impl Default for YRange {
             epsilon: 0.2,
             offending_steps: 20,
             jitter: true,
+            counter_examples: None,
         }
     }
 }
@@ -52,103 +85,186 @@ pub enum Answers {
     /// A finite set: energies over all of Y come from one `candidate_energies` call.
     Finite(FiniteSpace),
     /// A continuous box of y.
-    Continuous(ContinuousAnswers),
+    Continuous(Box<ContinuousAnswers>),
 }
 
-/// A continuous answer space, its quadrature grid, ε, and the gradient-descent settings.
+/// How the energies over all of a continuous Y are integrated.
+#[derive(Debug)]
+pub enum Integration {
+    /// A midpoint grid over the box (y of dimension 1 or 2), with its log cell volume.
+    Grid {
+        /// The grid, `[K, d]`.
+        grid: Quadrature,
+        /// Half-width of a grid cell per coordinate, when training jitters the grid.
+        jitter: Option<f64>,
+    },
+    /// Counter-examples drawn uniformly in the box (see [`CounterExamples`]).
+    CounterExamples {
+        /// Counter-examples per batch.
+        n: i64,
+        /// Langevin refinement steps per batch.
+        refine_steps: usize,
+        /// One fixed draw of `n`, `[n, d]`, for the probe and the evaluation.
+        fixed: Tensor,
+        /// log(V/n), each counter-example's log weight.
+        log_weight: f64,
+    },
+}
+
+/// A continuous answer space, how Y is integrated, ε, and the searches.
 #[derive(Debug)]
 pub struct ContinuousAnswers {
     /// The box y lives in.
     pub space: ContinuousSpace,
-    /// Midpoint grid over the box, `[K, d]`, with its log cell volume.
-    pub grid: Quadrature,
+    /// The grid or the counter-examples.
+    pub integration: Integration,
     /// Radius of the exclusion ball around y_i for the most offending answer.
     pub epsilon: f64,
-    /// Gradient descent used for inference.
-    pub search: GradientDescent,
+    /// The inference (gradient descent, DFO or Langevin).
+    pub search: Search,
     /// The shorter gradient descent of the most offending answer's search in training.
     pub offending: GradientDescent,
-    /// Half-width of a grid cell per coordinate, when training jitters the grid.
-    pub jitter: Option<f64>,
+    /// The gradient descent of searches that must descend (the latent model's per-z search):
+    /// the search's own descent settings.
+    pub descent: GradientDescent,
 }
 
 impl ContinuousAnswers {
-    /// Builds the box and the grid (y of dimension 1 or 2) and checks ε; `search` was checked
-    /// when it was made (`GradientDescentConfig::check`), and the offending search is the
-    /// same descent with `range.offending_steps` steps.
-    pub fn new(dim: i64, range: &YRange, search: GradientDescent) -> Result<Self> {
+    /// Builds the box and the grid (y of dimension 1 or 2) or the counter-examples (set, or
+    /// any other dimension) and checks ε; `search` was checked when it was made
+    /// (`SearchConfig::check`), and the offending search is its gradient descent with
+    /// `range.offending_steps` steps.
+    pub fn new(dim: i64, range: &YRange, search: impl Into<Search>) -> Result<Self> {
+        let search = search.into();
         let space = ContinuousSpace::boxed(dim, range.lo, range.hi)?;
         check_positive("epsilon", range.epsilon)?;
-        if (1..=2).contains(&dim) {
-            // The grid's points, and the energies of a batch of up to 256 rows over them
-            // (`[B, K]`, f32), must fit in memory.
-            let points = (range.grid_points as u128).saturating_pow(dim as u32);
-            ebm_core::check::check_memory(
-                "grid_points",
-                points.saturating_mul(4 * (dim as u128 + 256)),
-                &format!("a {dim}-D grid of {points} points (with a batch's energies over it)"),
-            )?;
-        }
-        let grid = match dim {
-            1 => Quadrature::grid_1d(
-                range.lo,
-                range.hi,
-                range.grid_points,
-                Kind::Float,
-                tch::Device::Cpu,
-            )?,
-            2 => Quadrature::grid_2d(
-                [range.lo; 2],
-                [range.hi; 2],
-                [range.grid_points; 2],
-                Kind::Float,
-                tch::Device::Cpu,
-            )?,
-            _ => {
-                return Err(EbmError::Hyperparameter {
-                    name: "y_dim".into(),
-                    reason: "must be 1 or 2 for a quadrature grid over y",
-                    value: dim.to_string(),
-                })
+        let integration = match (&range.counter_examples, dim) {
+            (None, 1 | 2) => {
+                // The grid's points, and the energies of a batch of up to 256 rows over them
+                // (`[B, K]`, f32), must fit in memory.
+                let points = (range.grid_points as u128).saturating_pow(dim as u32);
+                ebm_core::check::check_memory(
+                    "grid_points",
+                    points.saturating_mul(4 * (dim as u128 + 256)),
+                    &format!("a {dim}-D grid of {points} points (with a batch's energies over it)"),
+                )?;
+                let grid = if dim == 1 {
+                    Quadrature::grid_1d(
+                        range.lo,
+                        range.hi,
+                        range.grid_points,
+                        Kind::Float,
+                        tch::Device::Cpu,
+                    )?
+                } else {
+                    Quadrature::grid_2d(
+                        [range.lo; 2],
+                        [range.hi; 2],
+                        [range.grid_points; 2],
+                        Kind::Float,
+                        tch::Device::Cpu,
+                    )?
+                };
+                Integration::Grid {
+                    grid,
+                    jitter: range
+                        .jitter
+                        .then_some(0.5 * (range.hi - range.lo) / range.grid_points as f64),
+                }
+            }
+            (chosen, _) => {
+                let c = chosen.clone().unwrap_or_default();
+                let n = check_count("counter_examples.n", c.n)?;
+                ebm_core::check::check_memory(
+                    "counter_examples.n",
+                    (n as u128).saturating_mul(4 * (dim as u128 + 256)),
+                    &format!("{n} counter-examples (with a batch's energies over them)"),
+                )?;
+                let n = n as i64;
+                let fixed = {
+                    let _guard = tch::no_grad_guard();
+                    space.sample(n, 1.0, Kind::Float, tch::Device::Cpu)?
+                };
+                Integration::CounterExamples {
+                    n,
+                    refine_steps: c.refine_steps,
+                    fixed,
+                    log_weight: dim as f64 * (range.hi - range.lo).ln() - (n as f64).ln(),
+                }
             }
         };
+        let descent_config = search.descent();
         let offending = GradientDescentConfig {
             steps: check_count("offending_steps", range.offending_steps)?,
-            ..search.config()
+            ..descent_config.clone()
         }
         .check()?;
+        let descent = descent_config.check()?;
         Ok(ContinuousAnswers {
             space,
-            grid,
+            integration,
             epsilon: range.epsilon,
             search,
             offending,
-            jitter: range
-                .jitter
-                .then_some(0.5 * (range.hi - range.lo) / range.grid_points as f64),
+            descent,
         })
     }
 
-    /// The grid points for one training batch: the midpoints, each moved uniformly within its
-    /// cell when `jitter` is on (stratified sampling, same log weights).
+    /// The fixed points over Y, `[K, d]`: the grid's midpoints or the fixed draw of
+    /// counter-examples (the probe, the evaluation and the first offending starts use them).
+    pub fn fixed_points(&self) -> &Tensor {
+        match &self.integration {
+            Integration::Grid { grid, .. } => &grid.points,
+            Integration::CounterExamples { fixed, .. } => fixed,
+        }
+    }
+
+    /// The log weight of every fixed point, `[K]`: log cell volume, or log(V/n).
+    pub fn fixed_log_weights(&self) -> Result<Tensor> {
+        match &self.integration {
+            Integration::Grid { grid, .. } => grid.log_weights(),
+            Integration::CounterExamples {
+                n,
+                fixed,
+                log_weight,
+                ..
+            } => Ok(Tensor::f_full(
+                [*n],
+                *log_weight,
+                (fixed.kind(), fixed.device()),
+            )?),
+        }
+    }
+
+    /// The points over Y for one training batch, `[K, d]`, shared by the rows: the grid's
+    /// midpoints, each moved uniformly within its cell when `jitter` is on (stratified
+    /// sampling, same log weights), or a fresh uniform draw of counter-examples.
     pub fn training_points(&self) -> Result<Tensor> {
-        match self.jitter {
-            None => Ok(self.grid.points.shallow_clone()),
-            Some(half) => {
-                let noise = self
-                    .grid
-                    .points
-                    .f_rand_like()?
-                    .f_mul_scalar(2.0 * half)?
-                    .f_sub_scalar(half)?;
-                Ok(self.grid.points.f_add(&noise)?)
+        match &self.integration {
+            Integration::Grid { grid, jitter } => match jitter {
+                None => Ok(grid.points.shallow_clone()),
+                Some(half) => {
+                    let noise = grid
+                        .points
+                        .f_rand_like()?
+                        .f_mul_scalar(2.0 * half)?
+                        .f_sub_scalar(*half)?;
+                    Ok(grid.points.f_add(&noise)?)
+                }
+            },
+            Integration::CounterExamples { n, fixed, .. } => {
+                let _guard = tch::no_grad_guard();
+                self.space.sample(*n, 1.0, fixed.kind(), fixed.device())
             }
         }
     }
 
-    /// Moves the grid to a device (models call this once at construction).
+    /// Moves the fixed points to a device (models call this once at construction).
     pub fn to_device(mut self, device: tch::Device) -> Self {
-        self.grid.points = self.grid.points.to_device(device);
+        match &mut self.integration {
+            Integration::Grid { grid, .. } => grid.points = grid.points.to_device(device),
+            Integration::CounterExamples { fixed, .. } => *fixed = fixed.to_device(device),
+        }
         self
     }
 }

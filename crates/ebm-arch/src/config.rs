@@ -17,7 +17,7 @@ use crate::latent::{Coupling, LatentModel};
 use crate::mlp::MlpConfig;
 use crate::models::{Binary, ImplicitRegression, MultiClass, Regression};
 use ebm_core::check::{check_count, check_positive};
-use ebm_core::{EbmError, GradientDescent, GradientDescentConfig, Result};
+use ebm_core::{EbmError, Result, Search, SearchConfig};
 use ebm_latent::LatentConfig;
 use serde::{Deserialize, Serialize};
 use tch::Device;
@@ -41,6 +41,9 @@ impl YRange {
         }
         check_positive("epsilon", self.epsilon)?;
         check_count("offending_steps", self.offending_steps)?;
+        if let Some(c) = &self.counter_examples {
+            check_count("counter_examples.n", c.n)?;
+        }
         // A 1-D grid at least: its points and a batch's energies over them.
         let points = self.grid_points as u128;
         ebm_core::check::check_memory(
@@ -53,7 +56,7 @@ impl YRange {
 }
 
 /// Checks a continuous answer's box and search; gives the checked search.
-fn check_continuous(y_range: &YRange, search: &GradientDescentConfig) -> Result<GradientDescent> {
+fn check_continuous(y_range: &YRange, search: &SearchConfig) -> Result<Search> {
     y_range.check().map_err(|e| e.within("y_range"))?;
     search.check().map_err(|e| e.within("search"))
 }
@@ -73,8 +76,8 @@ pub struct RegressionConfig {
     pub g: MlpConfig,
     /// The box of y (the energy's probe grid and the landscape plot).
     pub y_range: YRange,
-    /// Gradient descent for inference by descent (unused by `predict`, which is closed form).
-    pub search: GradientDescentConfig,
+    /// The search for inference by descent (unused by `predict`, which is closed form).
+    pub search: SearchConfig,
 }
 
 impl RegressionConfig {
@@ -83,7 +86,7 @@ impl RegressionConfig {
         self.checked_search().map(drop)
     }
 
-    fn checked_search(&self) -> Result<GradientDescent> {
+    fn checked_search(&self) -> Result<Search> {
         self.g.check().map_err(|e| e.within("g"))?;
         check_continuous(&self.y_range, &self.search)
     }
@@ -107,8 +110,8 @@ pub struct ImplicitRegressionConfig {
     pub gy: MlpConfig,
     /// The box of y, its quadrature grid, ε of the most offending answer.
     pub y_range: YRange,
-    /// Gradient descent with restarts: the inference.
-    pub search: GradientDescentConfig,
+    /// The inference: gradient descent with restarts (the default), DFO or Langevin.
+    pub search: SearchConfig,
 }
 
 impl Default for ImplicitRegressionConfig {
@@ -118,7 +121,7 @@ impl Default for ImplicitRegressionConfig {
             gx: MlpConfig::default(),
             gy: MlpConfig::default(),
             y_range: YRange::default(),
-            search: GradientDescentConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -129,7 +132,7 @@ impl ImplicitRegressionConfig {
         self.checked_search().map(drop)
     }
 
-    fn checked_search(&self) -> Result<GradientDescent> {
+    fn checked_search(&self) -> Result<Search> {
         check_embed(self.embed)?;
         self.gx.check().map_err(|e| e.within("gx"))?;
         self.gy.check().map_err(|e| e.within("gy"))?;
@@ -200,7 +203,7 @@ pub struct LatentModelConfig {
     /// The box of y.
     pub y_range: YRange,
     /// Gradient descent over y for each z.
-    pub search: GradientDescentConfig,
+    pub search: SearchConfig,
 }
 
 impl Default for LatentModelConfig {
@@ -214,7 +217,7 @@ impl Default for LatentModelConfig {
             },
             latent: LatentConfig::default(),
             y_range: YRange::default(),
-            search: GradientDescentConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -225,7 +228,7 @@ impl LatentModelConfig {
         self.checked_search().map(drop)
     }
 
-    fn checked_search(&self) -> Result<GradientDescent> {
+    fn checked_search(&self) -> Result<Search> {
         self.g.check().map_err(|e| e.within("g"))?;
         self.g_z.check().map_err(|e| e.within("g_z"))?;
         self.latent.check().map_err(|e| e.within("latent"))?;

@@ -7,7 +7,7 @@ use crate::architecture::{
 };
 use crate::mlp::{Mlp, MlpConfig};
 use ebm_core::check::ensure_same_batch;
-use ebm_core::{Energy, GradientDescent, Minimum, Result};
+use ebm_core::{Energy, Minimizer, Minimum, Result, Search};
 use ebm_latent::{predictions_over_z, LatentConfig, LatentEnergy, Marginalized, YSpace};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
@@ -75,7 +75,7 @@ pub struct LatentModel {
 impl LatentModel {
     /// G from `coupling` (G_x: `x_dim → y_dim` and G_z: `z_dim → y_dim` with `g_z`'s layers,
     /// or one G: `x_dim + z_dim → y_dim`), z, β and the penalty from `latent` (checked
-    /// here); `search` comes from `GradientDescentConfig::check`.
+    /// here); `search` comes from `SearchConfig::check`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         x_dim: i64,
@@ -85,7 +85,7 @@ impl LatentModel {
         g_z: &MlpConfig,
         latent: &LatentConfig,
         range: &YRange,
-        search: GradientDescent,
+        search: impl Into<Search>,
         device: Device,
     ) -> Result<Self> {
         latent.check()?;
@@ -111,8 +111,9 @@ impl LatentModel {
             z_dim,
         };
         let marginal = Marginalized::new(energy, z_space, latent.beta, penalty)?;
-        let answers =
-            Answers::Continuous(ContinuousAnswers::new(y_dim, range, search)?.to_device(device));
+        let answers = Answers::Continuous(Box::new(
+            ContinuousAnswers::new(y_dim, range, search)?.to_device(device),
+        ));
         Ok(LatentModel {
             vs,
             marginal,
@@ -147,7 +148,7 @@ impl LatentModel {
             x,
             YSpace::Continuous {
                 space: &c.space,
-                gd: &c.search,
+                gd: &c.descent,
             },
             &self.marginal.z,
             &self.marginal.penalty,

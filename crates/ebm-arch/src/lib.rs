@@ -55,7 +55,8 @@ pub mod siamese;
 pub mod trainer;
 
 pub use architecture::{
-    with_frozen_parameters, Answers, Architecture, ContinuousAnswers, Prediction, YRange,
+    with_frozen_parameters, Answers, Architecture, ContinuousAnswers, CounterExamples, Integration,
+    Prediction, YRange,
 };
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::{ClassifierConfig, ImplicitRegressionConfig, LatentModelConfig, RegressionConfig};

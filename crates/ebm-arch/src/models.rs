@@ -7,7 +7,7 @@ use crate::architecture::{
 use crate::mlp::{Mlp, MlpConfig};
 use ebm_core::check::{class_labels, ensure_same_batch, ensure_shape, matrix, sign_labels};
 use ebm_core::{
-    exhaustive_argmin, EbmError, Energy, FiniteSpace, GradientDescent, Minimum, Result,
+    exhaustive_argmin, EbmError, Energy, FiniteSpace, Minimizer, Minimum, Result, Search,
 };
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
@@ -50,19 +50,20 @@ pub struct Regression {
 }
 
 impl Regression {
-    /// G: `x_dim → y_dim`; `search` comes from `GradientDescentConfig::check`.
+    /// G: `x_dim → y_dim`; `search` comes from `SearchConfig::check`.
     pub fn new(
         x_dim: i64,
         y_dim: i64,
         g: &MlpConfig,
         range: &YRange,
-        search: GradientDescent,
+        search: impl Into<Search>,
         device: Device,
     ) -> Result<Self> {
         let vs = nn::VarStore::new(device);
         let g = Mlp::new(&(vs.root() / "g"), x_dim, y_dim, g)?;
-        let answers =
-            Answers::Continuous(ContinuousAnswers::new(y_dim, range, search)?.to_device(device));
+        let answers = Answers::Continuous(Box::new(
+            ContinuousAnswers::new(y_dim, range, search)?.to_device(device),
+        ));
         Ok(Regression {
             vs,
             g,
@@ -149,7 +150,7 @@ pub struct ImplicitRegression {
 
 impl ImplicitRegression {
     /// G_x: `x_dim → embed`, G_y: `y_dim → embed`; `search` comes from
-    /// `GradientDescentConfig::check`.
+    /// `SearchConfig::check`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         x_dim: i64,
@@ -158,14 +159,15 @@ impl ImplicitRegression {
         gx: &MlpConfig,
         gy: &MlpConfig,
         range: &YRange,
-        search: GradientDescent,
+        search: impl Into<Search>,
         device: Device,
     ) -> Result<Self> {
         let vs = nn::VarStore::new(device);
         let gx = Mlp::new(&(vs.root() / "gx"), x_dim, embed, gx)?;
         let gy = Mlp::new(&(vs.root() / "gy"), y_dim, embed, gy)?;
-        let answers =
-            Answers::Continuous(ContinuousAnswers::new(y_dim, range, search)?.to_device(device));
+        let answers = Answers::Continuous(Box::new(
+            ContinuousAnswers::new(y_dim, range, search)?.to_device(device),
+        ));
         Ok(ImplicitRegression {
             vs,
             gx,

@@ -1,7 +1,7 @@
 //! The supervised training of any architecture with any loss: the energies a loss needs for
 //! a batch, one step, the probe, and [`fit`] through the one loop of [`crate::learner`].
 
-use crate::architecture::{Answers, Architecture};
+use crate::architecture::{Answers, Architecture, ContinuousAnswers, Integration};
 use crate::learner::{train, EpochRecord, History, Probe, TrainConfig, TrainStep};
 use ebm_core::{EbmError, Result};
 use ebm_loss::{
@@ -38,7 +38,9 @@ impl BatchEnergies {
 /// E_C and, as requested, E_I and the energies over all of Y, for a batch. Differentiable in W.
 ///
 /// With `training` set, a continuous Y's grid is jittered within its cells (if the model's
-/// [`crate::YRange::jitter`] says so); otherwise the fixed midpoints are used.
+/// [`crate::YRange::jitter`] says so), or a fresh draw of counter-examples is made, with the
+/// correct answer as one more candidate (InfoNCE, see [`crate::CounterExamples`]); otherwise
+/// the fixed midpoints or the fixed draw are used.
 pub fn batch_energies<A: Architecture + ?Sized>(
     model: &A,
     x: &Tensor,
@@ -69,12 +71,21 @@ pub fn batch_energies<A: Architecture + ?Sized>(
         }
         Answers::Continuous(c) => {
             let correct = model.energy(x, y)?;
+            // Counter-examples are drawn once per training batch and serve both the offending
+            // search's starts and the energies over Y; a grid's offending search starts from
+            // its midpoints.
+            let sampled = match (&c.integration, training) {
+                (Integration::CounterExamples { .. }, true) if want_incorrect || want_all => {
+                    Some(c.training_points()?)
+                }
+                _ => None,
+            };
             let incorrect = if want_incorrect {
                 let (_, e_incorrect) = most_offending_continuous(
                     model,
                     x,
                     y,
-                    &c.grid.points,
+                    sampled.as_ref().unwrap_or(c.fixed_points()),
                     c.epsilon,
                     &c.offending,
                     &c.space,
@@ -84,15 +95,40 @@ pub fn batch_energies<A: Architecture + ?Sized>(
                 None
             };
             let (all, log_weights) = if want_all {
-                let points = if training {
-                    c.training_points()?
-                } else {
-                    c.grid.points.shallow_clone()
+                let (all, log_weights) = match (&c.integration, sampled) {
+                    (Integration::Grid { grid, .. }, _) => {
+                        let points = if training {
+                            c.training_points()?
+                        } else {
+                            grid.points.shallow_clone()
+                        };
+                        (model.candidate_energies(x, &points)?, grid.log_weights()?)
+                    }
+                    (Integration::CounterExamples { .. }, None) => (
+                        model.candidate_energies(x, c.fixed_points())?,
+                        c.fixed_log_weights()?,
+                    ),
+                    (
+                        Integration::CounterExamples {
+                            refine_steps,
+                            log_weight,
+                            ..
+                        },
+                        Some(points),
+                    ) => {
+                        let negatives =
+                            counter_example_energies(model, c, x, &points, *refine_steps)?;
+                        // InfoNCE as IBC trains it: the correct answer is one of the K + 1
+                        // candidates, each weighted V/(K + 1), so the loss is bounded below
+                        // even where no counter-example falls into the data's wells.
+                        let k = negatives.size()[1] + 1;
+                        let all = Tensor::f_cat(&[&correct.f_unsqueeze(1)?, &negatives], 1)?;
+                        let log_w = log_weight + ((k - 1) as f64).ln() - (k as f64).ln();
+                        let weights = Tensor::f_full([k], log_w, (all.kind(), all.device()))?;
+                        (all, weights)
+                    }
                 };
-                (
-                    Some(model.candidate_energies(x, &points)?),
-                    Some(c.grid.log_weights()?),
-                )
+                (Some(all), Some(log_weights))
             } else {
                 (None, None)
             };
@@ -104,6 +140,35 @@ pub fn batch_energies<A: Architecture + ?Sized>(
             })
         }
     }
+}
+
+/// The energies `[B, K]` of a training batch's counter-examples `points [K, d]`,
+/// differentiable in W: shared by the rows, or, with `refine_steps`, each row's own copy moved
+/// by that many steps of Langevin inference towards the row's low energies (W frozen).
+fn counter_example_energies<A: Architecture + ?Sized>(
+    model: &A,
+    c: &ContinuousAnswers,
+    x: &Tensor,
+    points: &Tensor,
+    refine_steps: usize,
+) -> Result<Tensor> {
+    if refine_steps == 0 {
+        return model.candidate_energies(x, points);
+    }
+    let b = ebm_core::check::batch_size(x, "x")?;
+    let dims = points.size();
+    let starts = points
+        .f_unsqueeze(0)?
+        .f_expand([b, dims[0], dims[1]], false)?;
+    let refine = ebm_core::LangevinSearchConfig {
+        steps: refine_steps,
+        ..Default::default()
+    }
+    .check()?;
+    let refined = crate::with_frozen_parameters(model.var_store(), || {
+        refine.chains(&model, x, &starts, &c.space)
+    })?;
+    model.row_candidate_energies(x, &refined)
 }
 
 /// Energy gap and spread on the probe rows, without gradients, from one pass over Y.
@@ -130,7 +195,7 @@ fn probe<A: Architecture + ?Sized>(model: &A, x: &Tensor, y: &Tensor) -> Result<
         }
         Answers::Continuous(c) => {
             // ‖grid_k − y_b‖ < ε, `[B, K]`.
-            let diff = c.grid.points.f_unsqueeze(0)?.f_sub(&y.f_unsqueeze(1)?)?;
+            let diff = c.fixed_points().f_unsqueeze(0)?.f_sub(&y.f_unsqueeze(1)?)?;
             diff.f_norm_scalaropt_dim(2.0, [2], false)?
                 .f_lt(c.epsilon)?
         }

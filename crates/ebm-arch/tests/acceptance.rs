@@ -101,6 +101,7 @@ fn implicit_regression_finds_both_branches_where_explicit_regression_averages() 
         epsilon: 0.2,
         offending_steps: 10,
         jitter: true,
+        counter_examples: None,
     };
     let implicit = implicit_model(range.clone());
     let config = TrainConfig {

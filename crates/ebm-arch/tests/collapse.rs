@@ -26,6 +26,7 @@ fn model(grid_points: usize) -> ImplicitRegression {
         epsilon: 0.2,
         offending_steps: 5,
         jitter: true,
+        counter_examples: None,
     };
     let search = GradientDescentConfig {
         restarts: 8,

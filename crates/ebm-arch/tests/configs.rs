@@ -20,7 +20,7 @@ fn key(r: ebm_core::Result<()>) -> String {
 
 #[rstest]
 #[case::regression_search(
-    RegressionConfig { search: GradientDescentConfig { restarts: 0, ..Default::default() }, ..Default::default() }.check(),
+    RegressionConfig { search: GradientDescentConfig { restarts: 0, ..Default::default() }.into(), ..Default::default() }.check(),
     "search.restarts"
 )]
 #[case::regression_g(
@@ -28,7 +28,7 @@ fn key(r: ebm_core::Result<()>) -> String {
     "g.hidden"
 )]
 #[case::implicit_search(
-    ImplicitRegressionConfig { search: GradientDescentConfig { momentum: 1.0, ..Default::default() }, ..Default::default() }.check(),
+    ImplicitRegressionConfig { search: GradientDescentConfig { momentum: 1.0, ..Default::default() }.into(), ..Default::default() }.check(),
     "search.momentum"
 )]
 #[case::implicit_gy(
@@ -36,7 +36,7 @@ fn key(r: ebm_core::Result<()>) -> String {
     "gy.hidden"
 )]
 #[case::latent_search(
-    LatentModelConfig { search: GradientDescentConfig { step_size: 0.0, ..Default::default() }, ..Default::default() }.check(),
+    LatentModelConfig { search: GradientDescentConfig { step_size: 0.0, ..Default::default() }.into(), ..Default::default() }.check(),
     "search.step_size"
 )]
 #[case::latent_penalty(
@@ -120,6 +120,7 @@ fn search_and_langevin_tables_keep_their_keys() {
             steps: 400,
             ..GradientDescentConfig::default()
         }
+        .into()
     );
     assert!(toml::from_str::<ImplicitRegressionConfig>("search = { rate = 0.1 }").is_err());
 

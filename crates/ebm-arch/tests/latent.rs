@@ -30,6 +30,7 @@ fn model(z: LatentSpaceConfig) -> LatentModel {
         epsilon: 0.2,
         offending_steps: 10,
         jitter: true,
+        counter_examples: None,
     };
     let search = GradientDescentConfig {
         restarts: 4,

@@ -296,16 +296,8 @@ impl GradientDescent {
         exclusion: Option<Exclusion<'_>>,
     ) -> Result<Minima> {
         let b = batch_size(x, "x")?;
-        let dims = starts.size();
         let d = space.dim();
-        if dims.len() != 3 || dims[0] != b || dims[2] != d || dims[1] == 0 {
-            return Err(EbmError::Shape {
-                what: "starts".into(),
-                expected: format!("[{b}, R >= 1, {d}]"),
-                got: dims,
-            });
-        }
-        let r = dims[1];
+        let r = restarts_of(starts, "starts", b, d)?;
         if let Some(ex) = &exclusion {
             check_positive("radius", ex.radius)?;
             ensure_shape(ex.centers, "exclusion centres", &[b, d])?;
@@ -584,8 +576,22 @@ fn push_out_of_ball(y: &Tensor, ex: &Exclusion<'_>, r: i64) -> Result<Tensor> {
     Ok(pushed.f_where_self(&inside, y)?)
 }
 
+/// R of starts `[B, R, d]` for `b` rows of x in a `d`-dimensional space (R ≥ 1), or a shape
+/// error naming `what`.
+pub(crate) fn restarts_of(starts: &Tensor, what: &str, b: i64, d: i64) -> Result<i64> {
+    let dims = starts.size();
+    if dims.len() != 3 || dims[0] != b || dims[2] != d || dims[1] == 0 {
+        return Err(EbmError::Shape {
+            what: what.into(),
+            expected: format!("[{b}, R >= 1, {d}]"),
+            got: dims,
+        });
+    }
+    Ok(dims[1])
+}
+
 /// Per row, restarts sorted by energy and greedily deduplicated within `tol`.
-fn distinct_minima(y: &Tensor, e: &Tensor, tol: f64) -> Result<Vec<Vec<Minimum>>> {
+pub(crate) fn distinct_minima(y: &Tensor, e: &Tensor, tol: f64) -> Result<Vec<Vec<Minimum>>> {
     let dims = y.size();
     let (b, r, d) = (dims[0] as usize, dims[1] as usize, dims[2] as usize);
     let ys: Vec<f64> = Vec::try_from(y.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?;

@@ -172,10 +172,31 @@ impl Langevin {
         x: &Tensor,
         y0: &Tensor,
     ) -> Result<Tensor> {
+        self.sample_scheduled(energy, x, y0, &|_| 1.0, None)
+    }
+
+    /// [`Langevin::sample`] with the step scaled at step t by `scale(t)` (drift and noise
+    /// alike: step t moves y by `scale(t)·(−drift·∇E + noise·ξ)`), and, with `step_clip`,
+    /// each coordinate of that move clamped into [−c, c] before it is taken.
+    ///
+    /// This is the sampler of implicit behavioural cloning's Langevin inference
+    /// (google-research/ibc, `langevin_step`): a decoupled step with `step_size = 0.5` and
+    /// `noise_std` its noise scale, scaled by a decaying schedule, with the move clipped.
+    pub fn sample_scheduled<E: Energy + ?Sized>(
+        &self,
+        energy: &E,
+        x: &Tensor,
+        y0: &Tensor,
+        scale: &dyn Fn(usize) -> f64,
+        step_clip: Option<f64>,
+    ) -> Result<Tensor> {
         ensure_same_batch(x, "x", y0, "y0")?;
         crate::check::floating(y0, "y0")?;
         crate::check::ensure_finite(y0, "y0 (the chains' start)")?;
         crate::check::ensure_finite(x, "x")?;
+        if let Some(c) = step_clip {
+            check_positive("step_clip", c)?;
+        }
         let (drift, noise) = match self.config.step {
             LangevinStep::Exact { epsilon, beta } => (0.5 * epsilon * beta, epsilon.sqrt()),
             LangevinStep::Decoupled {
@@ -189,17 +210,30 @@ impl Langevin {
         let mut y = y0.f_detach_copy()?;
         let _ = y.f_requires_grad_(true)?;
         let mut xi = y.f_empty_like()?;
-        for _ in 0..self.config.steps {
+        for t in 0..self.config.steps {
             let (_, grad) = energy.energy_and_grad(&x, &y)?;
             let _guard = tch::no_grad_guard();
+            let k = scale(t);
+            let (drift, noise) = (k * drift, k * noise);
             // The gradient may be a broadcast view (a linear energy): scale a copy of it.
-            let step = match self.config.grad_clip {
+            let mut step = match self.config.grad_clip {
                 Some(c) => grad.f_clamp(-c, c)?.f_mul_scalar_(drift)?,
                 None => grad.f_mul_scalar(drift)?,
             };
-            let _ = y.f_sub_(&step)?;
-            if noise > 0.0 {
-                let _ = y.f_add_(&xi.f_normal_(0.0, noise)?)?;
+            match step_clip {
+                // The whole move, noise included, is clipped: draw the noise into it first.
+                Some(c) => {
+                    if noise > 0.0 {
+                        let _ = step.f_sub_(&xi.f_normal_(0.0, noise)?)?;
+                    }
+                    let _ = y.f_sub_(&step.f_clamp_(-c, c)?)?;
+                }
+                None => {
+                    let _ = y.f_sub_(&step)?;
+                    if noise > 0.0 {
+                        let _ = y.f_add_(&xi.f_normal_(0.0, noise)?)?;
+                    }
+                }
             }
             if let Some((lo, hi)) = self.config.clamp {
                 let _ = y.f_clamp_(lo, hi)?;

@@ -1,7 +1,8 @@
 //! # ebm-core
 //!
 //! The base of `ebm`: energy functions E(x, y) (low = compatible), the spaces answers live in,
-//! inference ŷ = argmin_y E(x, y), Langevin sampling, and Gibbs helpers (free energy,
+//! inference ŷ = argmin_y E(x, y) (exhaustive, or by the [`Minimizer`]s: gradient descent,
+//! derivative-free optimisation, Langevin inference), sampling, and Gibbs helpers (free energy,
 //! probabilities, quadrature). Everything works on `tch::Tensor`s batched along dim 0, on any
 //! device and float kind.
 //!
@@ -42,6 +43,7 @@ pub mod gibbs;
 pub mod inference;
 pub mod langevin;
 pub mod mcmc;
+pub mod minimize;
 pub mod space;
 
 pub use ais::{ais_log_z, AisBase, AisConfig, LogZ};
@@ -54,4 +56,8 @@ pub use inference::{
 };
 pub use langevin::{Langevin, LangevinConfig, LangevinStep};
 pub use mcmc::{Chains, Diagnostics, Hmc, HmcConfig, Mala, MalaConfig, Sampler};
+pub use minimize::{
+    polynomial_schedule, Dfo, DfoConfig, LangevinSearch, LangevinSearchConfig, Minimizer, Search,
+    SearchConfig,
+};
 pub use space::{ContinuousSpace, FiniteSpace};

@@ -54,6 +54,8 @@ pub enum DataConfig {
     LatentMixture(LatentMixtureConfig),
     /// [`generators::gaussian_mixture`]: a density in any dimension.
     GaussianMixture(GaussianMixtureConfig),
+    /// [`generators::multimodal`]: `modes` answers in R^`dim` at every x.
+    Multimodal(MultimodalConfig),
     /// [`crate::load_csv_file`].
     Csv(CsvConfig),
     /// [`Bundled::Iris`]: 150 × 4, three species.
@@ -260,6 +262,34 @@ impl Default for GaussianMixtureConfig {
     }
 }
 
+/// `kind = "multimodal"`: x ∈ [−1, 1]^`inputs`, `modes` answers s_m ⊙ g(x) ∈ R^`dim`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MultimodalConfig {
+    /// Number of examples, ≥ 1 (default 512).
+    pub n: usize,
+    /// Dimension k of x, ≥ 1 (default 2).
+    pub inputs: usize,
+    /// Dimension d of y, ≥ 1 (default 2).
+    pub dim: usize,
+    /// Answers per x, M in 1..=2^dim (default 4).
+    pub modes: usize,
+    /// Noise standard deviation on y, ≥ 0 (default 0.02).
+    pub noise: f64,
+}
+
+impl Default for MultimodalConfig {
+    fn default() -> Self {
+        Self {
+            n: default_n(),
+            inputs: 2,
+            dim: 2,
+            modes: 4,
+            noise: 0.02,
+        }
+    }
+}
+
 /// `kind = "csv"`: a user's file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -295,6 +325,7 @@ enum DataKind {
     EightGaussians,
     LatentMixture,
     GaussianMixture,
+    Multimodal,
     Csv,
     Iris,
     Digits,
@@ -315,6 +346,7 @@ impl DataKind {
             DataKind::EightGaussians => "eight_gaussians",
             DataKind::LatentMixture => "latent_mixture",
             DataKind::GaussianMixture => "gaussian_mixture",
+            DataKind::Multimodal => "multimodal",
             DataKind::Csv => "csv",
             DataKind::Iris => "iris",
             DataKind::Digits => "digits",
@@ -335,6 +367,7 @@ impl DataKind {
             DataKind::Rings => &["n", "rings", "noise"],
             DataKind::EightGaussians => &["n", "radius", "noise"],
             DataKind::GaussianMixture => &["n", "dim", "modes", "radius", "noise"],
+            DataKind::Multimodal => &["n", "inputs", "dim", "modes", "noise"],
             DataKind::Csv => &["path", "features", "target", "task", "missing"],
             DataKind::Iris | DataKind::Digits | DataKind::Diabetes => &[],
         }
@@ -356,6 +389,7 @@ struct RawDataConfig {
     rings: Option<usize>,
     radius: Option<f64>,
     dim: Option<usize>,
+    inputs: Option<usize>,
     modes: Option<usize>,
     path: Option<PathBuf>,
     features: Option<Vec<String>>,
@@ -379,6 +413,7 @@ impl TryFrom<RawDataConfig> for DataConfig {
             ("rings", raw.rings.is_some()),
             ("radius", raw.radius.is_some()),
             ("dim", raw.dim.is_some()),
+            ("inputs", raw.inputs.is_some()),
             ("modes", raw.modes.is_some()),
             ("path", raw.path.is_some()),
             ("features", raw.features.is_some()),
@@ -477,6 +512,16 @@ impl TryFrom<RawDataConfig> for DataConfig {
                     noise: noise(d.noise),
                 })
             }
+            DataKind::Multimodal => {
+                let d = MultimodalConfig::default();
+                DataConfig::Multimodal(MultimodalConfig {
+                    n,
+                    inputs: raw.inputs.unwrap_or(d.inputs),
+                    dim: raw.dim.unwrap_or(d.dim),
+                    modes: raw.modes.unwrap_or(d.modes),
+                    noise: noise(d.noise),
+                })
+            }
             DataKind::Csv => DataConfig::Csv(CsvConfig {
                 path: raw.path.ok_or_else(|| required("path"))?,
                 features: raw.features,
@@ -512,6 +557,7 @@ impl DataConfig {
             DataConfig::EightGaussians(c) => Some(c.n),
             DataConfig::LatentMixture(c) => Some(c.n),
             DataConfig::GaussianMixture(c) => Some(c.n),
+            DataConfig::Multimodal(c) => Some(c.n),
             DataConfig::Csv(_) => None,
             DataConfig::Iris(_) => Some(150),
             DataConfig::Digits(_) => Some(1797),
@@ -556,6 +602,7 @@ impl DataConfig {
             DataConfig::EightGaussians(_) => DataKind::EightGaussians,
             DataConfig::LatentMixture(_) => DataKind::LatentMixture,
             DataConfig::GaussianMixture(_) => DataKind::GaussianMixture,
+            DataConfig::Multimodal(_) => DataKind::Multimodal,
             DataConfig::Csv(_) => DataKind::Csv,
             DataConfig::Iris(_) => DataKind::Iris,
             DataConfig::Digits(_) => DataKind::Digits,
@@ -600,6 +647,11 @@ impl DataConfig {
             DataConfig::GaussianMixture(c) => {
                 check_n(c.n)?;
                 generators::check_mixture(c.dim, c.modes, c.radius, c.noise)
+            }
+            DataConfig::Multimodal(c) => {
+                check_n(c.n)?;
+                generators::check_multimodal(c.inputs, c.dim, c.modes)?;
+                check_noise(c.noise)
             }
             DataConfig::Csv(c) => {
                 if c.target.trim().is_empty() {
@@ -648,6 +700,9 @@ impl DataConfig {
             DataConfig::LatentMixture(c) => generators::latent_mixture(c.n, c.noise, seed),
             DataConfig::GaussianMixture(c) => {
                 generators::gaussian_mixture(c.n, c.dim, c.modes, c.radius, c.noise, seed)
+            }
+            DataConfig::Multimodal(c) => {
+                generators::multimodal(c.n, c.inputs, c.dim, c.modes, c.noise, seed)
             }
             DataConfig::Csv(c) => {
                 return load_csv_file(

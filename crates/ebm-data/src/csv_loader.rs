@@ -276,6 +276,7 @@ pub fn load_csv_from<R: std::io::Read>(
             y,
             kind,
             latent: None,
+            answer_sets: None,
             feature_names: features.iter().map(|&j| header[j].clone()).collect(),
             class_names,
         },

@@ -112,6 +112,7 @@ fn regression_1d(
         } else {
             None
         },
+        answer_sets: None,
         feature_names: names("x", 1),
         class_names: vec![],
     })
@@ -154,6 +155,7 @@ pub fn circle(n: usize, noise: f64, seed: u64) -> Result<Dataset> {
         y: matrix(&ys, n, 1)?,
         kind: TargetKind::Regression,
         latent: None,
+        answer_sets: None,
         feature_names: names("x", 1),
         class_names: vec![],
     })
@@ -203,6 +205,7 @@ fn labelled_2d(
         y,
         kind,
         latent: None,
+        answer_sets: None,
         feature_names: names("x", 2),
         class_names,
     })
@@ -289,6 +292,7 @@ fn density_2d(points: &[f64], n: usize) -> Result<Dataset> {
         y: matrix(points, n, 2)?,
         kind: TargetKind::Density,
         latent: None,
+        answer_sets: None,
         feature_names: vec![],
         class_names: vec![],
     })
@@ -368,6 +372,7 @@ pub fn gaussian_mixture(
         y: matrix(&points, n, dim)?,
         kind: TargetKind::Density,
         latent: None,
+        answer_sets: None,
         feature_names: vec![],
         class_names: vec![],
     })
@@ -426,6 +431,104 @@ pub fn gaussian_mixture_log_density(
         .collect())
 }
 
+/// The multimodal task of implicit models at scale: x ~ U[−1, 1]^`inputs`, and at every x the
+/// `modes` admissible answers y_m = s_m ⊙ g(x) ∈ R^`dim`, m = 0..M−1; each row takes one of
+/// them (uniformly) plus noise·ε.
+///
+/// g_j(x) = 0.6 + 0.3·sin(π·a_j·x + φ_j) is smooth and in [0.3, 0.9] (its a_j and φ_j come
+/// from a fixed seed, so every seed draws from the same task), and the sign patterns are
+/// s_m,j = −1 when bit (j mod L) of m is set, L = ⌈log₂ M⌉: for M a power of two every
+/// coordinate is + in half the modes, so the modes' mean is 0 and a regression to the mean
+/// covers none of them; two modes differ by at least 0.6 in some coordinate. Needs
+/// M ≤ 2^dim. The row's mode is returned in [`Dataset::latent`], every row's M noise-free
+/// answers in [`Dataset::answer_sets`].
+pub fn multimodal(
+    n: usize,
+    inputs: usize,
+    dim: usize,
+    modes: usize,
+    noise: f64,
+    seed: u64,
+) -> Result<Dataset> {
+    check_n(n)?;
+    check_multimodal(inputs, dim, modes)?;
+    check_noise(noise)?;
+    let (a, phase) = multimodal_branches(inputs, dim);
+    let bits = usize::BITS - (modes - 1).leading_zeros();
+    let sign = |m: usize, j: usize| -> f64 {
+        if bits > 0 && (m >> (j % bits as usize)) & 1 == 1 {
+            -1.0
+        } else {
+            1.0
+        }
+    };
+    let mut rng = SeededRng::new(seed);
+    let (mut xs, mut ys, mut zs) = (
+        Vec::with_capacity(n * inputs),
+        Vec::with_capacity(n * dim),
+        Vec::with_capacity(n),
+    );
+    let mut sets = Vec::with_capacity(n * modes * dim);
+    for _ in 0..n {
+        let x: Vec<f64> = (0..inputs).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
+        let g: Vec<f64> = (0..dim)
+            .map(|j| {
+                let t: f64 = (0..inputs).map(|i| a[j * inputs + i] * x[i]).sum();
+                0.6 + 0.3 * (PI * t + phase[j]).sin()
+            })
+            .collect();
+        let m = rng.below(modes);
+        for (j, gj) in g.iter().enumerate() {
+            ys.push(sign(m, j) * gj + noise * rng.normal());
+        }
+        for k in 0..modes {
+            sets.extend(g.iter().enumerate().map(|(j, gj)| sign(k, j) * gj));
+        }
+        xs.extend(x);
+        zs.push(m as f64);
+    }
+    let floats: Vec<f32> = sets.iter().map(|&v| v as f32).collect();
+    Ok(Dataset {
+        x: matrix(&xs, n, inputs)?,
+        y: matrix(&ys, n, dim)?,
+        kind: TargetKind::Regression,
+        latent: Some(matrix(&zs, n, 1)?),
+        answer_sets: Some(Tensor::f_from_slice(&floats)?.f_view([
+            n as i64,
+            modes as i64,
+            dim as i64,
+        ])?),
+        feature_names: names("x", inputs),
+        class_names: vec![],
+    })
+}
+
+pub(crate) fn check_multimodal(inputs: usize, dim: usize, modes: usize) -> Result<()> {
+    check_at_least("inputs", inputs, 1)?;
+    check_at_least("dim", dim, 1)?;
+    check_at_least("modes", modes, 1)?;
+    if dim < usize::BITS as usize && modes > 1 << dim {
+        return Err(DataError::Invalid {
+            field: "modes",
+            reason: format!(
+                "must be at most 2^dim = {} (distinct sign patterns)",
+                1u64 << dim
+            ),
+            value: modes.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The fixed a_j (`[dim, inputs]`, row major, N(0, 1/inputs)) and φ_j of [`multimodal`]'s g.
+fn multimodal_branches(inputs: usize, dim: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut rng = SeededRng::new(0x6d75_6c74_696d_6f64);
+    let scale = 1.0 / (inputs as f64).sqrt();
+    let a = (0..dim * inputs).map(|_| scale * rng.normal()).collect();
+    let phase = (0..dim).map(|_| rng.uniform_in(0.0, 2.0 * PI)).collect();
+    (a, phase)
+}
+
 /// The latent-variable mixture y = x + 0.5·z + noise·ε, x ~ U[−1, 1], with a hidden
 /// z ∈ {−1, +1} (equally likely) returned in [`Dataset::latent`] and never in `x`.
 pub fn latent_mixture(n: usize, noise: f64, seed: u64) -> Result<Dataset> {
@@ -468,6 +571,7 @@ mod tests {
             "eight_gaussians" => eight_gaussians(n, 2.0, noise, seed),
             "latent_mixture" => latent_mixture(n, noise, seed),
             "gaussian_mixture" => gaussian_mixture(n, 5, 6, 2.0, noise, seed),
+            "multimodal" => multimodal(n, 3, 8, 4, noise, seed),
             other => panic!("no generator {other}"),
         };
         data.expect("valid arguments")
@@ -486,6 +590,7 @@ mod tests {
     #[case("eight_gaussians", [60, 0], vec![60, 2], Kind::Float, TargetKind::Density, false)]
     #[case("latent_mixture", [60, 1], vec![60, 1], Kind::Float, TargetKind::Regression, true)]
     #[case("gaussian_mixture", [60, 0], vec![60, 5], Kind::Float, TargetKind::Density, false)]
+    #[case("multimodal", [60, 3], vec![60, 8], Kind::Float, TargetKind::Regression, true)]
     fn shapes_and_kinds(
         #[case] name: &str,
         #[case] x_shape: [i64; 2],
@@ -675,6 +780,68 @@ mod tests {
         assert!(used.iter().all(|&u| u), "not every centre was used");
     }
 
+    #[test]
+    fn multimodal_answers_are_the_sign_patterns_of_one_branch() {
+        let data = multimodal(200, 2, 4, 4, 0.0, 7).expect("data");
+        let sets = data.answer_sets.as_ref().expect("answer sets");
+        assert_eq!(sets.size(), vec![200, 4, 4]);
+        let sets = floats(sets);
+        let ys = floats(&data.y);
+        let modes = floats(data.latent.as_ref().expect("modes"));
+        for (i, row) in sets.chunks(16).enumerate() {
+            let g = &row[0..4];
+            // Mode 0 is all +: g itself, in [0.3, 0.9].
+            assert!(
+                g.iter().all(|&v| (0.3 - 1e-6..=0.9 + 1e-6).contains(&v)),
+                "{g:?}"
+            );
+            // L = 2 bits: coordinate j flips with bit (j mod 2) of m.
+            let expect = |m: usize, j: usize| if (m >> (j % 2)) & 1 == 1 { -g[j] } else { g[j] };
+            for m in 0..4 {
+                for j in 0..4 {
+                    assert!((row[m * 4 + j] - expect(m, j)).abs() < 1e-6);
+                }
+            }
+            // Noise-free: the row's y is its own mode's answer.
+            let m = modes[i] as usize;
+            for j in 0..4 {
+                assert!((ys[i * 4 + j] - row[m * 4 + j]).abs() < 1e-6);
+            }
+        }
+        // Four balanced sign patterns: the modes' mean is 0 in every coordinate.
+        for row in sets.chunks(16) {
+            for j in 0..4 {
+                let mean: f64 = (0..4).map(|m| row[m * 4 + j]).sum::<f64>() / 4.0;
+                assert!(mean.abs() < 1e-6);
+            }
+        }
+        // Every mode is drawn.
+        for m in 0..4 {
+            assert!(modes.iter().any(|&z| z as usize == m));
+        }
+    }
+
+    #[test]
+    fn multimodal_draws_the_same_task_for_every_seed() {
+        // g_j(x) = 0.6 + 0.3·sin(π·a_j·x + φ_j) with the fixed (a, φ): mode 0 of every row, at
+        // any seed, is that formula at the row's x.
+        let (a, phase) = multimodal_branches(2, 3);
+        for seed in [1, 2] {
+            let data = multimodal(50, 2, 3, 2, 0.05, seed).expect("data");
+            let xs = floats(&data.x);
+            let sets = floats(data.answer_sets.as_ref().expect("sets"));
+            for (i, x) in xs.chunks(2).enumerate() {
+                for j in 0..3 {
+                    let t = a[j * 2] * x[0] + a[j * 2 + 1] * x[1];
+                    let g = 0.6 + 0.3 * (PI * t + phase[j]).sin();
+                    assert!((sets[i * 6 + j] - g).abs() < 1e-6);
+                    // Two modes: L = 1 bit, mode 1 is −g in every coordinate.
+                    assert!((sets[i * 6 + 3 + j] + g).abs() < 1e-6);
+                }
+            }
+        }
+    }
+
     #[rstest]
     #[case::n_zero(sine(0, 0.1, 0), "n")]
     #[case::negative_noise(parabola(10, -0.1, 0), "noise")]
@@ -685,6 +852,10 @@ mod tests {
     #[case::zero_rings(rings(10, 0, 0.1, 0), "rings")]
     #[case::zero_radius(eight_gaussians(10, 0.0, 0.1, 0), "radius")]
     #[case::infinite_noise(two_moons(10, f64::INFINITY, BinaryLabels::Signs, 0), "noise")]
+    #[case::no_inputs(multimodal(10, 0, 2, 2, 0.1, 0), "inputs")]
+    #[case::no_answer_dimension(multimodal(10, 1, 0, 2, 0.1, 0), "dim")]
+    #[case::too_many_modes(multimodal(10, 1, 2, 5, 0.1, 0), "modes")]
+    #[case::no_modes(multimodal(10, 1, 2, 0, 0.1, 0), "modes")]
     fn bad_arguments_name_the_field(#[case] result: Result<Dataset>, #[case] field: &str) {
         match result {
             Err(DataError::Invalid { field: f, .. }) => assert_eq!(f, field),

@@ -55,8 +55,8 @@ mod scale;
 pub use bundled::{bundled, Bundled};
 pub use config::{
     BlobsConfig, CircleConfig, CsvConfig, DataConfig, EightGaussiansConfig, GaussianMixtureConfig,
-    LatentMixtureConfig, NoFields, ParabolaConfig, RingsConfig, SineConfig, SpiralsConfig,
-    TwoBranchConfig, TwoMoonsConfig,
+    LatentMixtureConfig, MultimodalConfig, NoFields, ParabolaConfig, RingsConfig, SineConfig,
+    SpiralsConfig, TwoBranchConfig, TwoMoonsConfig,
 };
 pub use csv_loader::{
     encode_targets, is_missing, load_csv, load_csv_file, load_csv_from, read_inputs, CsvColumns,
@@ -65,7 +65,7 @@ pub use csv_loader::{
 pub use error::{DataError, Result};
 pub use generators::{
     blobs, circle, eight_gaussians, gaussian_mixture, gaussian_mixture_log_density, latent_mixture,
-    parabola, rings, sine, spirals, two_branch, two_moons, BinaryLabels,
+    multimodal, parabola, rings, sine, spirals, two_branch, two_moons, BinaryLabels,
 };
 pub use rng::SeededRng;
 pub use scale::{ScaleKind, Scaler};
@@ -102,6 +102,10 @@ pub struct Dataset {
     /// The hidden variable, Float `[N, 1]`, where the generator knows it (the latent mixture's
     /// z ∈ {−1, +1}, the two-branch data's sign); never a model input.
     pub latent: Option<Tensor>,
+    /// Every admissible answer of every row, Float `[N, M, d]`, where the generator knows
+    /// them (the multimodal task's M modes at each x); never a model input. Evaluation
+    /// measures how many of them the predictions cover.
+    pub answer_sets: Option<Tensor>,
     /// Names of the input columns (`x`, `x1`, ..., or the CSV header's).
     pub feature_names: Vec<String>,
     /// For `Classes`, the name of each class index; for `Binary`, the names of −1 and +1
@@ -145,6 +149,12 @@ impl Dataset {
                 return Err(bad(&format!("latent is {:?}", z.size())));
             }
         }
+        if let Some(a) = &self.answer_sets {
+            let dims = a.size();
+            if dims.len() != 3 || dims[0] != n || Some(dims[2]) != ys.get(1).copied() {
+                return Err(bad(&format!("answer sets are {dims:?} for y {ys:?}")));
+            }
+        }
         Ok(n)
     }
 
@@ -178,6 +188,7 @@ impl Dataset {
             y: self.y.shallow_clone(),
             kind: self.kind,
             latent: self.latent.as_ref().map(Tensor::shallow_clone),
+            answer_sets: self.answer_sets.as_ref().map(Tensor::shallow_clone),
             feature_names: self.feature_names.clone(),
             class_names: self.class_names.clone(),
         }
@@ -189,6 +200,7 @@ impl Dataset {
             x: self.x.to_device(device),
             y: self.y.to_device(device),
             latent: self.latent.as_ref().map(|z| z.to_device(device)),
+            answer_sets: self.answer_sets.as_ref().map(|a| a.to_device(device)),
             ..self.shallow_clone()
         }
     }
@@ -201,6 +213,10 @@ impl Dataset {
             y: self.y.f_index_select(0, &idx)?,
             latent: match &self.latent {
                 Some(z) => Some(z.f_index_select(0, &idx)?),
+                None => None,
+            },
+            answer_sets: match &self.answer_sets {
+                Some(a) => Some(a.f_index_select(0, &idx)?),
                 None => None,
             },
             ..self.shallow_clone()
@@ -451,6 +467,7 @@ mod tests {
             y: Tensor::from_slice(&labels),
             kind: TargetKind::Classes { n_classes: 3 },
             latent: None,
+            answer_sets: None,
             feature_names: vec!["x".into()],
             class_names: vec!["a".into(), "b".into(), "c".into()],
         };

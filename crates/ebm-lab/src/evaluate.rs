@@ -113,7 +113,9 @@ fn distance_to_set(set: &[Vec<f64>], y: &[f64]) -> f64 {
 /// probability P(y|x) ∝ e^(−E(x,y)) (β = 1) of the answers within `eval.coverage_tolerance`
 /// of the row's set, by quadrature over the y grid. Compared with `coverage`, the share of
 /// rows whose true y is within that distance, it says whether the sets are calibrated: a model
-/// whose energies are log-probabilities claims what it achieves. `None` without a grid.
+/// whose energies are log-probabilities claims what it achieves. Over counter-examples (y of
+/// more than 2 dimensions) the points are one fixed uniform draw, so the probability is a
+/// self-normalised Monte Carlo estimate. `None` for a finite answer space.
 fn set_probability(
     model: &dyn Architecture,
     data: &Dataset,
@@ -124,7 +126,7 @@ fn set_probability(
     let Answers::Continuous(answers) = model.answers() else {
         return Ok(None);
     };
-    let grid = &answers.grid.points;
+    let grid = answers.fixed_points();
     let d = grid.size().get(1).copied().unwrap_or(1) as usize;
     let inputs = model.model_inputs(&data.x)?;
     let grid = grid
@@ -152,6 +154,26 @@ fn set_probability(
     Ok(Some(total / sets.len().max(1) as f64))
 }
 
+/// The share of (row, admissible answer) pairs whose answer has a predicted answer of the
+/// row's set within 0.1·√d of it: how many of the modes the prediction sets find.
+/// `answers` is `[N, M, d]` in the user's units, `sets` the rows' prediction sets.
+pub fn mode_coverage(answers: &Tensor, sets: &[Vec<Vec<f64>>]) -> Result<f64> {
+    let dims = answers.size();
+    let (m, d) = (dims[1] as usize, dims[2] as usize);
+    let tolerance = 0.1 * (d as f64).sqrt();
+    let values = floats(answers)?;
+    let mut covered = 0usize;
+    for (i, set) in sets.iter().enumerate() {
+        for k in 0..m {
+            let start = (i * m + k) * d;
+            if distance_to_set(set, &values[start..start + d]) <= tolerance {
+                covered += 1;
+            }
+        }
+    }
+    Ok(covered as f64 / (sets.len() * m).max(1) as f64)
+}
+
 /// The distinct minima within `window` of the best one.
 pub fn prediction_set(minima: &[Minimum], window: f64) -> Vec<&Minimum> {
     let best = minima.first().map_or(f64::INFINITY, |m| m.energy);
@@ -162,8 +184,8 @@ pub fn prediction_set(minima: &[Minimum], window: f64) -> Vec<&Minimum> {
 }
 
 /// The metrics of a continuous-answer model on `data` (see the module docs): `mse`, `r2`,
-/// `coverage`, `argmin_error`, `prediction_set_size` and, with a known latent,
-/// `mode_coverage_min`. `data` is as the model sees it; with a target scaler the answers and
+/// `coverage`, `argmin_error`, `prediction_set_size`, with a known latent
+/// `mode_coverage_min`, and with known answer sets `mode_coverage` ([`mode_coverage`]). `data` is as the model sees it; with a target scaler the answers and
 /// targets are mapped back first, so that every number is in the user's units.
 pub fn continuous_scores(
     model: &dyn Architecture,
@@ -249,6 +271,9 @@ pub fn continuous_scores(
             .map(|&(c, total)| c as f64 / total as f64)
             .fold(f64::INFINITY, f64::min);
         out.insert("mode_coverage_min", worst);
+    }
+    if let Some(answers) = &data.answer_sets {
+        out.insert("mode_coverage", mode_coverage(answers, &sets)?);
     }
     Ok(out)
 }

@@ -263,6 +263,7 @@ impl TrainedRun {
                 y,
                 kind,
                 latent: None,
+                answer_sets: None,
                 feature_names: self.preprocess.features.clone(),
                 class_names: self.classes.clone(),
             })?

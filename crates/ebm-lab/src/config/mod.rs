@@ -378,6 +378,7 @@ impl RunConfig {
             DataConfig::Rings(c) => c.n = c.n.min(N),
             DataConfig::EightGaussians(c) => c.n = c.n.min(N),
             DataConfig::GaussianMixture(c) => c.n = c.n.min(N),
+            DataConfig::Multimodal(c) => c.n = c.n.min(N),
             // Tables keep their rows: the real sets are small, and two epochs are quick.
             DataConfig::Csv(_)
             | DataConfig::Iris(_)

@@ -275,6 +275,7 @@ pub(super) const CONTINUOUS_METRICS: &[&str] = &[
     "prediction_set_size",
     "set_probability",
     "mode_coverage_min",
+    "mode_coverage",
 ];
 
 /// The metrics of the classifiers.
@@ -290,14 +291,26 @@ pub(super) const CLASSIFIER_METRICS: &[&str] = &[
     "calibration_nll",
 ];
 
-/// Shortens a continuous answer's grid and searches for a quick run.
-pub(super) fn shrink_continuous(
-    y_range: &mut YRange,
-    search: &mut ebm_core::GradientDescentConfig,
-) {
+/// Shortens a continuous answer's grid, counter-examples and searches for a quick run.
+pub(super) fn shrink_continuous(y_range: &mut YRange, search: &mut ebm_core::SearchConfig) {
     y_range.grid_points = y_range.grid_points.min(12);
     y_range.offending_steps = y_range.offending_steps.min(2);
-    shrink_search(search);
+    if let Some(c) = &mut y_range.counter_examples {
+        c.n = c.n.min(32);
+        c.refine_steps = c.refine_steps.min(2);
+    }
+    match search {
+        ebm_core::SearchConfig::GradientDescent(gd) => shrink_search(gd),
+        ebm_core::SearchConfig::Dfo(dfo) => {
+            dfo.samples = dfo.samples.min(256);
+            dfo.keep = dfo.keep.min(dfo.samples);
+        }
+        ebm_core::SearchConfig::Langevin(l) => {
+            l.chains = l.chains.min(2);
+            l.steps = l.steps.min(10);
+            shrink_search(&mut l.descent);
+        }
+    }
 }
 
 /// Shortens a gradient descent for a quick run.

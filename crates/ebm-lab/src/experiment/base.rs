@@ -34,7 +34,8 @@ impl Targets {
             | DataConfig::TwoBranch(_)
             | DataConfig::Parabola(_)
             | DataConfig::Circle(_)
-            | DataConfig::LatentMixture(_) => Targets::Regression,
+            | DataConfig::LatentMixture(_)
+            | DataConfig::Multimodal(_) => Targets::Regression,
             DataConfig::TwoMoons(c) => match c.labels {
                 BinaryLabels::Signs => Targets::Binary,
                 BinaryLabels::Indices => Targets::Classes,

@@ -26,6 +26,7 @@ impl Experiment for RegressionConfig {
             "prediction_set_size",
             "set_probability",
             "mode_coverage_min",
+            "mode_coverage",
         ]
     }
 
