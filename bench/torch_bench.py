@@ -156,6 +156,56 @@ class Descent:
         return best_e.double().sum()
 
 
+# Samples per energy call of the DFO, as ebm-core's `Dfo` chunks its batch.
+DFO_CHUNK_SAMPLES = 1 << 16
+
+
+class Dfo:
+    """IBC's iterative derivative-free optimisation (as kevinzakka/ibc's
+    DerivativeFreeOptimizer writes it) on the implicit regression of the descent case:
+    uniform samples in the box per x, then per round the energies, resampling by
+    softmax(-E) with replacement, Gaussian noise and clamping, sigma halved; the energies of
+    the last samples and the lowest per x. G_x(x) is computed once; the batch is cut into
+    chunks of 2^16 samples per energy call (a careful user's memory bound)."""
+
+    def __init__(self, spec, folder, device):
+        w = load_weights(folder)
+        self.gx = mlp(w, "gx", device).requires_grad_(False)
+        self.gy = mlp(w, "gy", device).requires_grad_(False)
+        self.spec = spec
+        self.device = device
+        torch.manual_seed(spec["seed"] + 1)
+        lo, hi = spec["lo"], spec["hi"]
+        self.x = torch.rand(spec["batch"], 1, device=device) * (hi - lo) + lo
+
+    @torch.no_grad()
+    def iterate(self):
+        s = self.spec
+        b, n, lo, hi = s["batch"], s["samples"], s["lo"], s["hi"]
+        keep = min(n, 256)
+        torch.manual_seed(s["seed"] + 2)
+        h = self.gx(self.x)
+        rows = max(1, DFO_CHUNK_SAMPLES // n)
+        best = []
+        for start in range(0, b, rows):
+            hc = h[start:start + rows]
+            bc = hc.shape[0]
+            h_rep = hc.repeat_interleave(n, 0)
+            y = (torch.rand(bc * n, 1, device=self.device) * (hi - lo) + lo).view(bc, n, 1)
+            sigma = s["noise"]
+            for _ in range(s["iterations"]):
+                e = (0.5 * (h_rep - self.gy(y.view(bc * n, 1))).square().sum(1)).view(bc, n)
+                probs = torch.softmax(e / -1.0, 1)
+                index = torch.multinomial(probs, n, replacement=True)
+                y = y.gather(1, index.unsqueeze(2).expand(bc, n, 1))
+                y.add_(torch.randn_like(y).mul_(sigma)).clamp_(lo, hi)
+                sigma *= s["shrink"]
+            e = (0.5 * (h_rep - self.gy(y.view(bc * n, 1))).square().sum(1)).view(bc, n)
+            lowest, _ = e.topk(keep, 1, largest=False, sorted=True)
+            best.append(lowest[:, 0])
+        return torch.cat(best).double().sum()
+
+
 class Sampling:
     """Unadjusted Langevin on an unconditional energy MLP over R² (β = 1):
     y ← y − (ε/2)·∇E(y) + √ε·ξ."""
@@ -306,6 +356,7 @@ class Exhaustive:
 WORKLOADS = {
     "train": Train,
     "descent": Descent,
+    "dfo": Dfo,
     "langevin": Sampling,
     "mala": Metropolis,
     "hmc": Metropolis,

@@ -156,6 +156,23 @@ pub fn cases() -> Vec<Case> {
             target: 1.0,
         },
         Case {
+            workload: "dfo",
+            size: "1024 × 16384 samples".into(),
+            spec: Spec::Dfo {
+                batch: 1024,
+                samples: 16_384,
+                iterations: 3,
+                noise: 0.33,
+                shrink: 0.5,
+                hidden: vec![64, 64],
+                embed: 16,
+                lo: -2.0,
+                hi: 2.0,
+                seed: 8,
+            },
+            target: 1.0,
+        },
+        Case {
             workload: "langevin",
             size: "64 chains".into(),
             spec: langevin(64),
@@ -333,11 +350,15 @@ pub fn measure(
     let per_iter = (r1.seconds.max(p1.seconds) / warm as f64).max(1e-7);
     let iters = ((options.block_seconds / per_iter).round() as usize).clamp(1, 1_000_000);
     let pids = [rust.pid(), python.pid()];
-    let mut rust_times = Vec::with_capacity(options.reps);
-    let mut python_times = Vec::with_capacity(options.reps);
+    let reps = case
+        .spec
+        .max_reps()
+        .map_or(options.reps, |most| most.min(options.reps));
+    let mut rust_times = Vec::with_capacity(reps);
+    let mut python_times = Vec::with_capacity(reps);
     let (mut reruns, mut other_load) = (0, 0.0f64);
     let mut pair = 0;
-    while rust_times.len() < options.reps {
+    while rust_times.len() < reps {
         let meter = Meter::start(&pids);
         let started = std::time::Instant::now();
         // ABBA: the order flips every block pair so neither side always goes first.

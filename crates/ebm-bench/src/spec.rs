@@ -61,6 +61,33 @@ pub enum Spec {
         /// Seed of the weights (x uses `seed + 1`, the starts `seed + 2`).
         seed: i64,
     },
+    /// Derivative-free inference (ebm-core's `Dfo`, IBC's iterative DFO) of the implicit
+    /// regression of the descent case: `samples` uniform draws in the box per x, then
+    /// `iterations` rounds of resampling by softmax(−E), Gaussian noise (σ from `noise`,
+    /// times `shrink` per round) and clamping, in chunks of 2^16 samples. One iteration is one
+    /// whole inference for `batch` rows.
+    Dfo {
+        /// Rows of x.
+        batch: i64,
+        /// Samples per x.
+        samples: i64,
+        /// Resampling rounds.
+        iterations: i64,
+        /// σ of the first round.
+        noise: f64,
+        /// σ's factor per round.
+        shrink: f64,
+        /// Hidden widths of G_x and G_y.
+        hidden: Vec<i64>,
+        /// Embedding width.
+        embed: i64,
+        /// Box bounds of y.
+        lo: f64,
+        /// Box bounds of y.
+        hi: f64,
+        /// Seed of the weights (x uses `seed + 1`, the draws `seed + 2`).
+        seed: i64,
+    },
     /// Langevin sampling of an unconditional energy MLP `2 → hidden → 1` (unadjusted
     /// Langevin, y ← y − (ε/2)·∇E + √ε·ξ). One iteration is one run of `steps` steps.
     Langevin {
@@ -137,6 +164,17 @@ pub enum Spec {
         /// Seed of the weights (x uses `seed + 1`).
         seed: i64,
     },
+}
+
+impl Spec {
+    /// The most timed block pairs worth running for this case: a whole DFO inference takes
+    /// seconds, so three pairs (their median) instead of the run's default.
+    pub fn max_reps(&self) -> Option<usize> {
+        match self {
+            Spec::Dfo { .. } => Some(3),
+            _ => None,
+        }
+    }
 }
 
 /// A request to a worker: one JSON object per line on its standard input.

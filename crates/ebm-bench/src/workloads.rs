@@ -11,8 +11,8 @@ use ebm_arch::{
 };
 use ebm_contrastive::{NtXent, NtXentConfig};
 use ebm_core::{
-    exhaustive_argmin, FiniteSpace, GradientDescentConfig, Hmc, HmcConfig, Langevin,
-    LangevinConfig, LangevinStep, Mala, MalaConfig, Sampler,
+    exhaustive_argmin, DfoConfig, FiniteSpace, GradientDescentConfig, Hmc, HmcConfig, Langevin,
+    LangevinConfig, LangevinStep, Mala, MalaConfig, Sampler, Search,
 };
 use ebm_loss::Hinge;
 use std::path::Path;
@@ -70,6 +70,7 @@ pub fn setup(spec: &Spec, dir: &Path, device: Device) -> Result<Box<dyn Workload
     Ok(match spec {
         Spec::Train { .. } => Box::new(Train::new(spec, dir, device)?),
         Spec::Descent { .. } => Box::new(Descent::new(spec, dir, device)?),
+        Spec::Dfo { .. } => Box::new(Dfo::new(spec, dir, device)?),
         Spec::Langevin { .. } => Box::new(Sampling::new(spec, dir, device)?),
         Spec::Mala { .. } | Spec::Hmc { .. } => Box::new(Metropolis::new(spec, dir, device)?),
         Spec::NtXent { .. } => Box::new(Contrastive::new(spec, device)?),
@@ -204,6 +205,75 @@ impl Workload for Descent {
             bail!("implicit regression predicts continuous answers")
         };
         // The best energy of every row (the minima are sorted by energy).
+        let total: f64 = minima
+            .iter()
+            .map(|row| row.first().map_or(f64::NAN, |m| m.energy))
+            .sum();
+        Ok(Tensor::from(total))
+    }
+}
+
+/// Implicit-regression inference by DFO: `predict` with a `Dfo` search (the best sample and
+/// the distinct minima among the 256 lowest).
+struct Dfo {
+    model: ImplicitRegression,
+    x: Tensor,
+    seed: i64,
+}
+
+impl Dfo {
+    fn new(spec: &Spec, dir: &Path, device: Device) -> Result<Self> {
+        let Spec::Dfo {
+            batch,
+            samples,
+            iterations,
+            noise,
+            shrink,
+            hidden,
+            embed,
+            lo,
+            hi,
+            seed,
+        } = spec
+        else {
+            bail!("not a DFO spec")
+        };
+        let samples = usize::try_from(*samples)?;
+        let search = DfoConfig {
+            samples,
+            iterations: usize::try_from(*iterations)?,
+            noise: *noise,
+            shrink: *shrink,
+            keep: samples.min(256),
+            ..DfoConfig::default()
+        }
+        .check()?;
+        let range = YRange {
+            lo: *lo,
+            hi: *hi,
+            ..YRange::default()
+        };
+        tch::manual_seed(*seed);
+        let g = mlp_config(hidden);
+        let model =
+            ImplicitRegression::new(1, 1, *embed, &g, &g, &range, Search::Dfo(search), device)?;
+        weights::save(model.var_store(), dir)?;
+        tch::manual_seed(seed + 1);
+        let x = Tensor::rand([*batch, 1], (Kind::Float, device)) * (hi - lo) + *lo;
+        Ok(Dfo {
+            model,
+            x,
+            seed: *seed,
+        })
+    }
+}
+
+impl Workload for Dfo {
+    fn iterate(&mut self) -> Result<Tensor> {
+        tch::manual_seed(self.seed + 2);
+        let Prediction::Continuous { minima, .. } = self.model.predict(&self.x)? else {
+            bail!("implicit regression predicts continuous answers")
+        };
         let total: f64 = minima
             .iter()
             .map(|row| row.first().map_or(f64::NAN, |m| m.energy))

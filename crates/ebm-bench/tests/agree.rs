@@ -15,6 +15,30 @@ use std::path::PathBuf;
 /// Every workload at a tiny size.
 fn tiny_specs() -> Vec<Spec> {
     vec![
+        Spec::Dfo {
+            batch: 9,
+            samples: 32_768,
+            iterations: 3,
+            noise: 0.33,
+            shrink: 0.5,
+            hidden: vec![8],
+            embed: 3,
+            lo: -2.0,
+            hi: 2.0,
+            seed: 18,
+        },
+        Spec::Dfo {
+            batch: 3,
+            samples: 50,
+            iterations: 2,
+            noise: 0.5,
+            shrink: 0.3,
+            hidden: vec![6, 6],
+            embed: 2,
+            lo: -1.0,
+            hi: 1.5,
+            seed: 19,
+        },
         Spec::Train {
             batch: 8,
             in_dim: 6,
@@ -139,6 +163,16 @@ fn rust_workloads_are_finite_and_seeded_ones_repeat() {
         if matches!(spec, Spec::Train { .. }) {
             // Training moves the weights: the loss of later steps differs.
             assert_ne!(first.check, second.check, "{spec:?}");
+        } else if matches!(spec, Spec::Dfo { .. }) {
+            // Seeded too, but resampling turns the last bits of the matrix products (which
+            // the BLAS may round differently with the buffers' alignment) into different
+            // draws now and then: the same result to 1e-4, not to the bit.
+            assert!(
+                close(first.check, second.check),
+                "{spec:?}: {} vs {}",
+                first.check,
+                second.check
+            );
         } else {
             // Every iteration is seeded (or has fixed inputs): it repeats exactly.
             assert_eq!(first.check, second.check, "{spec:?}");
