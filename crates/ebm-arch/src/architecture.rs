@@ -54,6 +54,29 @@ pub struct CounterExamples {
     pub n: usize,
     /// Langevin refinement steps per batch (0: plain uniform samples).
     pub refine_steps: usize,
+    /// Weight of IBC's gradient penalty (`ebm_loss::gradient_penalty`: the mean over the
+    /// correct answer and the counter-examples of max(0, ‖∇_y E‖_∞ − margin)²), ≥ 0; 0: off.
+    pub gradient_penalty: f64,
+    /// The gradient penalty's margin, ≥ 0 (IBC's default 1).
+    pub gradient_margin: f64,
+    /// Weight α of the L2 penalty on energy magnitudes (IGEBM's α·mean E², over the correct
+    /// answer and the counter-examples: `ebm_loss::energy_magnitude_penalty`), ≥ 0; 0: off.
+    pub energy_l2: f64,
+}
+
+impl CounterExamples {
+    /// Checks every value; errors name the key (`counter_examples.n`, …).
+    pub fn check(&self) -> Result<()> {
+        check_count("counter_examples.n", self.n)?;
+        for (name, v) in [
+            ("counter_examples.gradient_penalty", self.gradient_penalty),
+            ("counter_examples.gradient_margin", self.gradient_margin),
+            ("counter_examples.energy_l2", self.energy_l2),
+        ] {
+            ebm_core::check::check_non_negative(name, v)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for CounterExamples {
@@ -61,6 +84,9 @@ impl Default for CounterExamples {
         CounterExamples {
             n: 256,
             refine_steps: 0,
+            gradient_penalty: 0.0,
+            gradient_margin: 1.0,
+            energy_l2: 0.0,
         }
     }
 }
@@ -108,6 +134,8 @@ pub enum Integration {
         fixed: Tensor,
         /// log(V/n), each counter-example's log weight.
         log_weight: f64,
+        /// The stabilisers' weights and margin (see [`CounterExamples`]).
+        penalties: CounterExamples,
     },
 }
 
@@ -174,7 +202,8 @@ impl ContinuousAnswers {
             }
             (chosen, _) => {
                 let c = chosen.clone().unwrap_or_default();
-                let n = check_count("counter_examples.n", c.n)?;
+                c.check()?;
+                let n = c.n;
                 ebm_core::check::check_memory(
                     "counter_examples.n",
                     (n as u128).saturating_mul(4 * (dim as u128 + 256)),
@@ -190,6 +219,7 @@ impl ContinuousAnswers {
                     refine_steps: c.refine_steps,
                     fixed,
                     log_weight: dim as f64 * (range.hi - range.lo).ln() - (n as f64).ln(),
+                    penalties: c,
                 }
             }
         };

@@ -42,7 +42,7 @@ impl YRange {
         check_positive("epsilon", self.epsilon)?;
         check_count("offending_steps", self.offending_steps)?;
         if let Some(c) = &self.counter_examples {
-            check_count("counter_examples.n", c.n)?;
+            c.check()?;
         }
         // A 1-D grid at least: its points and a batch's energies over them.
         let points = self.grid_points as u128;

@@ -21,6 +21,9 @@ pub struct BatchEnergies {
     pub all: Option<Tensor>,
     /// Log cell volume of the grid, for a continuous Y.
     pub log_weights: Option<Tensor>,
+    /// The counter-examples of a training batch, each row's `[B, K, d]` (shared ones
+    /// expanded), when the energies over Y came from counter-examples.
+    pub counter_examples: Option<Tensor>,
 }
 
 impl BatchEnergies {
@@ -67,6 +70,7 @@ pub fn batch_energies<A: Architecture + ?Sized>(
                 incorrect,
                 all: want_all.then_some(all),
                 log_weights: None,
+                counter_examples: None,
             })
         }
         Answers::Continuous(c) => {
@@ -94,8 +98,9 @@ pub fn batch_energies<A: Architecture + ?Sized>(
             } else {
                 None
             };
+            let mut counter_examples = None;
             let (all, log_weights) = if want_all {
-                let (all, log_weights) = match (&c.integration, sampled) {
+                let (all, log_weights) = match (&c.integration, sampled.as_ref()) {
                     (Integration::Grid { grid, .. }, _) => {
                         let points = if training {
                             c.training_points()?
@@ -116,8 +121,9 @@ pub fn batch_energies<A: Architecture + ?Sized>(
                         },
                         Some(points),
                     ) => {
-                        let negatives =
-                            counter_example_energies(model, c, x, &points, *refine_steps)?;
+                        let (negatives, used) =
+                            counter_example_energies(model, c, x, points, *refine_steps)?;
+                        counter_examples = Some(used);
                         // InfoNCE as IBC trains it: the correct answer is one of the K + 1
                         // candidates, each weighted V/(K + 1), so the loss is bounded below
                         // even where no counter-example falls into the data's wells.
@@ -132,34 +138,48 @@ pub fn batch_energies<A: Architecture + ?Sized>(
             } else {
                 (None, None)
             };
+            // The stabilisers need the points even when the loss takes no integral.
+            if counter_examples.is_none() {
+                if let Some(points) = sampled {
+                    let b = ebm_core::check::batch_size(x, "x")?;
+                    let dims = points.size();
+                    counter_examples = Some(
+                        points
+                            .f_unsqueeze(0)?
+                            .f_expand([b, dims[0], dims[1]], false)?,
+                    );
+                }
+            }
             Ok(BatchEnergies {
                 correct,
                 incorrect,
                 all,
                 log_weights,
+                counter_examples,
             })
         }
     }
 }
 
 /// The energies `[B, K]` of a training batch's counter-examples `points [K, d]`,
-/// differentiable in W: shared by the rows, or, with `refine_steps`, each row's own copy moved
-/// by that many steps of Langevin inference towards the row's low energies (W frozen).
+/// differentiable in W, with the points each row used `[B, K, d]`: shared by the rows, or,
+/// with `refine_steps`, each row's own copy moved by that many steps of Langevin inference
+/// towards the row's low energies (W frozen).
 fn counter_example_energies<A: Architecture + ?Sized>(
     model: &A,
     c: &ContinuousAnswers,
     x: &Tensor,
     points: &Tensor,
     refine_steps: usize,
-) -> Result<Tensor> {
-    if refine_steps == 0 {
-        return model.candidate_energies(x, points);
-    }
+) -> Result<(Tensor, Tensor)> {
     let b = ebm_core::check::batch_size(x, "x")?;
     let dims = points.size();
     let starts = points
         .f_unsqueeze(0)?
         .f_expand([b, dims[0], dims[1]], false)?;
+    if refine_steps == 0 {
+        return Ok((model.candidate_energies(x, points)?, starts));
+    }
     let refine = ebm_core::LangevinSearchConfig {
         steps: refine_steps,
         ..Default::default()
@@ -168,7 +188,56 @@ fn counter_example_energies<A: Architecture + ?Sized>(
     let refined = crate::with_frozen_parameters(model.var_store(), || {
         refine.chains(&model, x, &starts, &c.space)
     })?;
-    model.row_candidate_energies(x, &refined)
+    Ok((model.row_candidate_energies(x, &refined)?, refined))
+}
+
+/// The stabilisers a model's counter-examples ask for, added to a training batch's loss:
+/// IBC's gradient penalty over the correct answer and the counter-examples, and the L2
+/// penalty on the energies' magnitudes (over the energies the batch computed). Zero terms
+/// are not computed.
+fn stabilisers<A: Architecture + ?Sized>(
+    model: &A,
+    x: &Tensor,
+    y: &Tensor,
+    energies: &BatchEnergies,
+) -> Result<Option<Tensor>> {
+    let (Answers::Continuous(c), Some(points)) = (model.answers(), &energies.counter_examples)
+    else {
+        return Ok(None);
+    };
+    let Integration::CounterExamples { penalties, .. } = &c.integration else {
+        return Ok(None);
+    };
+    let mut total: Option<Tensor> = None;
+    let mut add = |term: Tensor| -> Result<()> {
+        total = Some(match total.take() {
+            Some(t) => t.f_add(&term)?,
+            None => term,
+        });
+        Ok(())
+    };
+    if penalties.energy_l2 > 0.0 {
+        let table = match &energies.all {
+            Some(all) => all.shallow_clone(),
+            None => {
+                let mut columns = vec![energies.correct.f_unsqueeze(1)?];
+                if let Some(e) = &energies.incorrect {
+                    columns.push(e.f_unsqueeze(1)?);
+                }
+                Tensor::f_cat(&columns, 1)?
+            }
+        };
+        let l2 = ebm_loss::energy_magnitude_penalty(&table)?.f_mean(table.kind())?;
+        add(l2.f_mul_scalar(penalties.energy_l2)?)?;
+    }
+    if penalties.gradient_penalty > 0.0 {
+        let ys = Tensor::f_cat(&[&y.f_unsqueeze(1)?.f_to_kind(points.kind())?, points], 1)?;
+        let gp = ebm_loss::gradient_penalty(&model, x, &ys, penalties.gradient_margin)?;
+        add(gp
+            .f_mean(gp.kind())?
+            .f_mul_scalar(penalties.gradient_penalty)?)?;
+    }
+    Ok(total)
 }
 
 /// Energy gap and spread on the probe rows, without gradients, from one pass over Y.
@@ -231,7 +300,11 @@ fn batch_loss<A: Architecture + ?Sized>(
 ) -> Result<Tensor> {
     let needs = loss.needs();
     let energies = batch_energies(model, x, y, needs.incorrect, needs.all, true)?;
-    loss.loss(&energies.input(), Reduction::Mean)
+    let value = loss.loss(&energies.input(), Reduction::Mean)?;
+    match stabilisers(model, x, y, &energies)? {
+        Some(extra) => Ok(value.f_add(&extra)?),
+        None => Ok(value),
+    }
 }
 
 /// One optimisation step on a batch: the energies `loss` needs (E_C and, as it asks, the

@@ -63,7 +63,14 @@ fn error_at(d: i64, grid_points: usize, n: usize, seeds: i64) -> f64 {
         tch::manual_seed(1000 + seed);
         let grid = model(d, grid_points, None);
         tch::manual_seed(1000 + seed);
-        let sampled = model(d, grid_points, Some(CounterExamples { n, refine_steps: 0 }));
+        let sampled = model(
+            d,
+            grid_points,
+            Some(CounterExamples {
+                n,
+                ..CounterExamples::default()
+            }),
+        );
         // The same weights: the models differ in how they integrate over Y only.
         let (a, b) = (
             grid.var_store().variables(),
@@ -127,6 +134,7 @@ fn above_two_dimensions_a_model_integrates_over_counter_examples_and_trains() {
         refine_steps,
         fixed,
         log_weight,
+        ..
     } = &c.integration
     else {
         panic!("a 5-D answer needs counter-examples: {:?}", c.integration)
@@ -164,6 +172,7 @@ fn refined_counter_examples_are_each_rows_own_and_stay_in_the_box() {
         Some(CounterExamples {
             n: 8,
             refine_steps: 3,
+            ..CounterExamples::default()
         }),
     );
     let x = Tensor::rand([4, 1], (Kind::Float, Device::Cpu));
@@ -181,7 +190,7 @@ fn refined_counter_examples_are_each_rows_own_and_stay_in_the_box() {
 }
 
 #[rstest::rstest]
-#[case::no_counter_examples(YRange { counter_examples: Some(CounterExamples { n: 0, refine_steps: 0 }), ..YRange::default() }, "counter_examples.n")]
+#[case::no_counter_examples(YRange { counter_examples: Some(CounterExamples { n: 0, ..CounterExamples::default() }), ..YRange::default() }, "counter_examples.n")]
 #[case::empty_box(YRange { lo: 1.0, hi: 1.0, ..YRange::default() }, "hi")]
 fn bad_y_ranges_name_their_key(#[case] y_range: YRange, #[case] key: &str) {
     let config = ImplicitRegressionConfig {
@@ -204,4 +213,78 @@ fn a_zero_dimensional_answer_is_an_error_naming_dim() {
         .expect_err("must be rejected")
         .to_string();
     assert!(err.contains("dim"), "{err}");
+}
+
+/// The loss of one training step (before the step) of a model with the given stabilisers,
+/// its weights and counter-examples drawn from `seed`.
+fn step_loss(penalties: CounterExamples, seed: i64) -> f64 {
+    tch::manual_seed(seed);
+    let model = model(3, 40, Some(penalties));
+    let x = Tensor::rand([16, 1], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+    let y = (x.repeat([1, 3]) * 0.8).sin();
+    let mut sgd = ebm_arch::OptimizerConfig::Sgd {
+        lr: 1e-3,
+        momentum: 0.0,
+        weight_decay: 0.0,
+    }
+    .build(model.var_store())
+    .expect("optimizer");
+    tch::manual_seed(seed + 1);
+    let loss = LossConfig::Nll { beta: 1.0 }.build().expect("loss");
+    let value = ebm_arch::train_step(&model, loss.as_ref(), &mut sgd, &x, &y).expect("step");
+    f64::try_from(value).expect("loss value")
+}
+
+#[test]
+fn the_stabilisers_add_to_the_loss_only_when_they_bite() {
+    let _guard = seeded(5);
+    let base = CounterExamples {
+        n: 32,
+        ..CounterExamples::default()
+    };
+    let plain = step_loss(base.clone(), 5);
+    // A margin no gradient reaches, and no L2: the same loss to the bit.
+    let idle = step_loss(
+        CounterExamples {
+            gradient_penalty: 10.0,
+            gradient_margin: 1e6,
+            ..base.clone()
+        },
+        5,
+    );
+    assert_eq!(idle, plain);
+    // Margin 0: every nonzero gradient costs; an L2 weight adds the mean squared energy.
+    let penalised = step_loss(
+        CounterExamples {
+            gradient_penalty: 10.0,
+            gradient_margin: 0.0,
+            ..base.clone()
+        },
+        5,
+    );
+    assert!(penalised > plain, "{penalised} vs {plain}");
+    let l2 = step_loss(
+        CounterExamples {
+            energy_l2: 1.0,
+            ..base
+        },
+        5,
+    );
+    assert!(l2 > plain, "{l2} vs {plain}");
+}
+
+#[rstest::rstest]
+#[case(CounterExamples { gradient_penalty: -1.0, ..CounterExamples::default() }, "counter_examples.gradient_penalty")]
+#[case(CounterExamples { gradient_margin: f64::NAN, ..CounterExamples::default() }, "counter_examples.gradient_margin")]
+#[case(CounterExamples { energy_l2: -0.5, ..CounterExamples::default() }, "counter_examples.energy_l2")]
+fn bad_stabilisers_name_their_key(#[case] c: CounterExamples, #[case] key: &str) {
+    let config = ImplicitRegressionConfig {
+        y_range: YRange {
+            counter_examples: Some(c),
+            ..YRange::default()
+        },
+        ..ImplicitRegressionConfig::default()
+    };
+    let err = config.check().expect_err("must be rejected").to_string();
+    assert!(err.contains(&format!("y_range.{key}")), "{err}");
 }

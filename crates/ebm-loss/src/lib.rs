@@ -50,6 +50,7 @@ pub mod config;
 pub mod input;
 pub mod losses;
 pub mod offending;
+pub mod penalty;
 pub mod spread;
 
 pub use config::LossConfig;
@@ -62,4 +63,5 @@ pub use offending::{
     energy_at, most_offending_continuous, most_offending_finite, most_offending_finite_masked,
     MostOffending,
 };
+pub use penalty::{energy_magnitude_penalty, gradient_penalty};
 pub use spread::{energy_spread, Spread, SpreadSummary};
