@@ -48,7 +48,7 @@ fn usage() -> &'static str {
        setup                        find or install libtorch {TORCH_VERSION}\n  \
        env                          print shell exports for plain cargo (eval \"$(cargo xtask env)\")\n  \
        test [CARGO TEST ARGS]       run every test in the workspace, then the PyTorch agreement tests\n  \
-       demo [--quick]               run the experiment suite of configs/ (ebm-lab demo)\n  \
+       demo [--quick] [--full]      run the experiment suite of configs/ (ebm-lab demo)\n  \
        run CONFIG [--set k=v ...]   run one experiment from a TOML config\n  \
        bench [ARGS]                 agreement tests, then Rust vs PyTorch benchmarks (writes bench/results.md;\n                                \
      cargo xtask bench --help lists ARGS)\n  \

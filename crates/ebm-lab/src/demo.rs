@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 /// The configs of the demo, in the order of the summary.
-pub const DEMO_CONFIGS: [&str; 17] = [
+pub const DEMO_CONFIGS: [&str; 18] = [
     "regression.toml",
     "implicit_regression.toml",
     "regression_two_branch.toml",
@@ -31,7 +31,11 @@ pub const DEMO_CONFIGS: [&str; 17] = [
     "iris.toml",
     "digits.toml",
     "diabetes.toml",
+    "multimodal_d2.toml",
 ];
+
+/// The configs `demo --full` adds (each takes minutes on two cores).
+pub const FULL_CONFIGS: [&str; 2] = ["multimodal_d8.toml", "multimodal_d16.toml"];
 
 /// The three runs of the tutorial's collapse experiment, drawn together.
 const COLLAPSE_CONFIGS: [&str; 3] = [
@@ -49,8 +53,21 @@ pub struct DemoOptions {
     pub runs_dir: PathBuf,
     /// Shrink every run to seconds (see [`RunConfig::shrink`]).
     pub quick: bool,
+    /// Add [`FULL_CONFIGS`], the runs that take minutes.
+    pub full: bool,
     /// Progress of each run.
     pub progress: ProgressMode,
+}
+
+impl DemoOptions {
+    /// The configs this demo runs, in order.
+    pub fn configs(&self) -> Vec<&'static str> {
+        let mut files = DEMO_CONFIGS.to_vec();
+        if self.full {
+            files.extend(FULL_CONFIGS);
+        }
+        files
+    }
 }
 
 impl Default for DemoOptions {
@@ -59,6 +76,7 @@ impl Default for DemoOptions {
             configs_dir: PathBuf::from("configs"),
             runs_dir: PathBuf::from("runs"),
             quick: false,
+            full: false,
             progress: ProgressMode::Auto,
         }
     }
@@ -142,8 +160,8 @@ pub fn demo(options: &DemoOptions) -> Result<DemoReport, RunError> {
         progress: options.progress,
         resume: None,
     };
-    let mut rows = Vec::with_capacity(DEMO_CONFIGS.len());
-    for file in DEMO_CONFIGS {
+    let mut rows = Vec::with_capacity(DEMO_CONFIGS.len() + FULL_CONFIGS.len());
+    for file in options.configs() {
         let path = options.configs_dir.join(file);
         let outcome = RunConfig::load_with(&path, &[])
             .map_err(RunError::from)
@@ -373,6 +391,7 @@ pub fn plot_locations(report: &DemoReport) -> String {
 pub fn missing_configs(dir: &Path) -> Vec<String> {
     DEMO_CONFIGS
         .iter()
+        .chain(FULL_CONFIGS.iter())
         .filter(|f| !dir.join(f).is_file())
         .map(|f| f.to_string())
         .collect()

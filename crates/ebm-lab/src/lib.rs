@@ -55,7 +55,7 @@ pub mod trained;
 
 pub use config::read::LoadedConfig;
 pub use config::RunConfig;
-pub use demo::{demo, DemoOptions, DemoReport, DEMO_CONFIGS};
+pub use demo::{demo, DemoOptions, DemoReport, DEMO_CONFIGS, FULL_CONFIGS};
 pub use error::ConfigError;
 pub use error::RunError;
 pub use experiment::{Experiment, ModelConfig};

@@ -6,7 +6,7 @@
 //! ebm-lab predict RUN_DIR INPUT.csv [--out FILE]
 //! ebm-lab eval RUN_DIR DATA.csv
 //! ebm-lab sweep CONFIG.toml --seeds 0,1,2 [--grid key=v1,v2 ...] [--jobs N]
-//! ebm-lab demo [--quick] [--configs DIR] [--runs-dir DIR]
+//! ebm-lab demo [--quick] [--full] [--configs DIR] [--runs-dir DIR]
 //! ebm-lab check CONFIG.toml ...
 //! ```
 //!
@@ -95,6 +95,9 @@ enum Command {
         /// A few seconds per run (also EBM_LAB_QUICK=1): tiny data, 2 epochs.
         #[arg(long)]
         quick: bool,
+        /// Add the runs that take minutes (the multimodal task in 8 and 16 dimensions).
+        #[arg(long)]
+        full: bool,
         /// The folder of the suite's configs.
         #[arg(long, value_name = "DIR", default_value = "configs")]
         configs: PathBuf,
@@ -151,9 +154,10 @@ fn main() -> ExitCode {
         } => sweep_command(config, seeds, &grid, jobs, runs_dir),
         Command::Demo {
             quick,
+            full,
             configs,
             runs_dir,
-        } => demo_command(quick, configs, runs_dir),
+        } => demo_command(quick, full, configs, runs_dir),
         Command::Check { configs } => check_command(&configs),
     };
     match result {
@@ -364,9 +368,15 @@ fn sweep_command(
     })
 }
 
-fn demo_command(quick: bool, configs_dir: PathBuf, runs_dir: PathBuf) -> Result<ExitCode> {
+fn demo_command(
+    quick: bool,
+    full: bool,
+    configs_dir: PathBuf,
+    runs_dir: PathBuf,
+) -> Result<ExitCode> {
     let options = DemoOptions {
         quick: quick || std::env::var("EBM_LAB_QUICK").is_ok_and(|v| !v.is_empty() && v != "0"),
+        full,
         configs_dir,
         runs_dir,
         ..DemoOptions::default()
@@ -540,13 +550,14 @@ mod tests {
     fn demo_and_check_parse_with_their_defaults() {
         let Command::Demo {
             quick,
+            full,
             configs,
             runs_dir,
         } = parse(&["demo"]).expect("parses")
         else {
             panic!("a demo command")
         };
-        assert!(!quick);
+        assert!(!quick && !full);
         assert_eq!((configs, runs_dir), ("configs".into(), "runs".into()));
         let Command::Check { configs } = parse(&["check", "a.toml", "b.toml"]).expect("parses")
         else {

@@ -287,13 +287,17 @@ fn the_quick_demo_runs_the_whole_suite() {
         configs_dir: configs_dir(),
         runs_dir: runs.path().to_path_buf(),
         quick: true,
+        full: true,
         progress: ProgressMode::Quiet,
     })
     .expect("the demo runs");
     for row in &report.rows {
         assert!(row.outcome.is_ok(), "{}: {:?}", row.config, row.outcome);
     }
-    assert_eq!(report.rows.len(), ebm_lab::DEMO_CONFIGS.len());
+    assert_eq!(
+        report.rows.len(),
+        ebm_lab::DEMO_CONFIGS.len() + ebm_lab::FULL_CONFIGS.len()
+    );
     let dir = &report.dir;
     assert_eq!(files_of(dir), ["collapse.png", "summary.md"]);
     let summary = read(&dir.join("summary.md"));
