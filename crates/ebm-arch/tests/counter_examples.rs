@@ -288,3 +288,62 @@ fn bad_stabilisers_name_their_key(#[case] c: CounterExamples, #[case] key: &str)
     let err = config.check().expect_err("must be rejected").to_string();
     assert!(err.contains(&format!("y_range.{key}")), "{err}");
 }
+
+#[rstest::rstest]
+#[case::finite_z(ebm_latent::LatentSpaceConfig::default(), 2)]
+#[case::continuous_z_in_three_dimensions(
+    ebm_latent::LatentSpaceConfig::Continuous {
+        dim: 3,
+        bounds: Some([-1.0, 1.0]),
+        search: ebm_core::GradientDescentConfig { restarts: 2, steps: 20, ..Default::default() },
+    },
+    1
+)]
+fn the_latent_model_takes_y_and_z_of_any_dimension(
+    #[case] z: ebm_latent::LatentSpaceConfig,
+    #[case] seed: i64,
+) {
+    let _guard = seeded(seed);
+    // y in R^4 (counter-examples), z finite (±1) or in [−1, 1]^3.
+    let config = ebm_arch::LatentModelConfig {
+        latent: ebm_latent::LatentConfig {
+            z,
+            ..ebm_latent::LatentConfig::default()
+        },
+        y_range: YRange {
+            lo: -2.0,
+            hi: 2.0,
+            counter_examples: Some(CounterExamples {
+                n: 32,
+                ..CounterExamples::default()
+            }),
+            ..YRange::default()
+        },
+        search: ebm_core::GradientDescentConfig {
+            restarts: 2,
+            steps: 30,
+            ..Default::default()
+        }
+        .into(),
+        ..ebm_arch::LatentModelConfig::default()
+    };
+    let model = config.build(1, 4, Device::Cpu).expect("model");
+    let x = Tensor::rand([32, 1], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+    let y = x.repeat([1, 4]) * 0.5;
+    let loss = LossConfig::Nll { beta: 1.0 }.build().expect("loss");
+    let config = TrainConfig {
+        epochs: 3,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    let history = fit(&model, loss.as_ref(), &x, &y, &config, seed as u64, |_| {}).expect("fit");
+    assert!(history.epochs.iter().all(|r| r.loss.is_finite()));
+    let ebm_arch::Prediction::Continuous { y: best, minima } = model.predict(&x).expect("predict")
+    else {
+        panic!("continuous answers")
+    };
+    assert_eq!(best.size(), vec![32, 4]);
+    assert!(minima
+        .iter()
+        .all(|row| !row.is_empty() && row[0].y.len() == 4));
+}
