@@ -15,7 +15,7 @@ use tch::Tensor;
 ///
 /// ```
 /// use ebm_core::FnEnergy;
-/// use tch::Tensor;
+/// use tch::{Kind, Tensor};
 /// // E = 3·Σ y: ‖∇_y E‖_∞ = 3, so each point costs (3 − 1)² = 4.
 /// let e = FnEnergy::new(|_x: &Tensor, y: &Tensor| y.sum_dim_intlist(1, false, None) * 3.0);
 /// let x = Tensor::zeros([2, 1], (Kind::Float, tch::Device::Cpu));
