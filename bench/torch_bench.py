@@ -88,6 +88,18 @@ class Train:
         return loss.detach()
 
 
+def implicit_regression(case, spec, folder, device):
+    """The descent and DFO cases' frozen G_x, G_y (from the Rust side's weights) and inputs."""
+    w = load_weights(folder)
+    case.gx = mlp(w, "gx", device).requires_grad_(False)
+    case.gy = mlp(w, "gy", device).requires_grad_(False)
+    case.spec = spec
+    case.device = device
+    torch.manual_seed(spec["seed"] + 1)
+    lo, hi = spec["lo"], spec["hi"]
+    case.x = torch.rand(spec["batch"], 1, device=device) * (hi - lo) + lo
+
+
 class Descent:
     """Implicit regression E = ½‖G_x(x) − G_y(y)‖²: heavy-ball gradient descent on y from
     random starts in the box, the same steps as ebm-core's GradientDescent without
@@ -95,14 +107,7 @@ class Descent:
     best restart per x."""
 
     def __init__(self, spec, folder, device):
-        w = load_weights(folder)
-        self.gx = mlp(w, "gx", device).requires_grad_(False)
-        self.gy = mlp(w, "gy", device).requires_grad_(False)
-        self.spec = spec
-        self.device = device
-        torch.manual_seed(spec["seed"] + 1)
-        lo, hi = spec["lo"], spec["hi"]
-        self.x = torch.rand(spec["batch"], 1, device=device) * (hi - lo) + lo
+        implicit_regression(self, spec, folder, device)
 
     def iterate(self):
         s = self.spec
@@ -169,14 +174,7 @@ class Dfo:
     chunks of 2^16 samples per energy call (a careful user's memory bound)."""
 
     def __init__(self, spec, folder, device):
-        w = load_weights(folder)
-        self.gx = mlp(w, "gx", device).requires_grad_(False)
-        self.gy = mlp(w, "gy", device).requires_grad_(False)
-        self.spec = spec
-        self.device = device
-        torch.manual_seed(spec["seed"] + 1)
-        lo, hi = spec["lo"], spec["hi"]
-        self.x = torch.rand(spec["batch"], 1, device=device) * (hi - lo) + lo
+        implicit_regression(self, spec, folder, device)
 
     @torch.no_grad()
     def iterate(self):

@@ -69,8 +69,8 @@ fn mlp_config(hidden: &[i64]) -> MlpConfig {
 pub fn setup(spec: &Spec, dir: &Path, device: Device) -> Result<Box<dyn Workload>> {
     Ok(match spec {
         Spec::Train { .. } => Box::new(Train::new(spec, dir, device)?),
-        Spec::Descent { .. } => Box::new(Descent::new(spec, dir, device)?),
-        Spec::Dfo { .. } => Box::new(Dfo::new(spec, dir, device)?),
+        Spec::Descent { .. } => Box::new(descent(spec, dir, device)?),
+        Spec::Dfo { .. } => Box::new(dfo(spec, dir, device)?),
         Spec::Langevin { .. } => Box::new(Sampling::new(spec, dir, device)?),
         Spec::Mala { .. } | Spec::Hmc { .. } => Box::new(Metropolis::new(spec, dir, device)?),
         Spec::NtXent { .. } => Box::new(Contrastive::new(spec, device)?),
@@ -145,60 +145,82 @@ impl Workload for Train {
 
 /// Implicit-regression inference by gradient descent: `predict`, which runs `ebm-core`'s
 /// `GradientDescent` with restarts over the box and returns the best y and the set of minima.
-struct Descent {
+fn descent(spec: &Spec, dir: &Path, device: Device) -> Result<Inference> {
+    let Spec::Descent {
+        batch,
+        restarts,
+        steps,
+        hidden,
+        embed,
+        step_size,
+        momentum,
+        lo,
+        hi,
+        tolerance,
+        seed,
+    } = spec
+    else {
+        bail!("not a descent spec")
+    };
+    let search = GradientDescentConfig {
+        step_size: *step_size,
+        momentum: *momentum,
+        steps: usize::try_from(*steps)?,
+        tolerance: *tolerance,
+        restarts: usize::try_from(*restarts)?,
+        backtracking: false,
+        ..GradientDescentConfig::default()
+    }
+    .check()?;
+    Inference::new(
+        search,
+        hidden,
+        *embed,
+        (*lo, *hi),
+        *batch,
+        *seed,
+        dir,
+        device,
+    )
+}
+
+/// An implicit regression 1 → `hidden` → `embed` (G_x and G_y alike) on the box `[lo, hi]`,
+/// its weights written for the Python side, and `batch` inputs: the descent and DFO cases
+/// differ only in the search `predict` runs.
+struct Inference {
     model: ImplicitRegression,
     x: Tensor,
     seed: i64,
 }
 
-impl Descent {
-    fn new(spec: &Spec, dir: &Path, device: Device) -> Result<Self> {
-        let Spec::Descent {
-            batch,
-            restarts,
-            steps,
-            hidden,
-            embed,
-            step_size,
-            momentum,
+impl Inference {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        search: impl Into<Search>,
+        hidden: &[i64],
+        embed: i64,
+        (lo, hi): (f64, f64),
+        batch: i64,
+        seed: i64,
+        dir: &Path,
+        device: Device,
+    ) -> Result<Self> {
+        let range = YRange {
             lo,
             hi,
-            tolerance,
-            seed,
-        } = spec
-        else {
-            bail!("not a descent spec")
-        };
-        let search = GradientDescentConfig {
-            step_size: *step_size,
-            momentum: *momentum,
-            steps: usize::try_from(*steps)?,
-            tolerance: *tolerance,
-            restarts: usize::try_from(*restarts)?,
-            backtracking: false,
-            ..GradientDescentConfig::default()
-        }
-        .check()?;
-        let range = YRange {
-            lo: *lo,
-            hi: *hi,
             ..YRange::default()
         };
-        tch::manual_seed(*seed);
+        tch::manual_seed(seed);
         let g = mlp_config(hidden);
-        let model = ImplicitRegression::new(1, 1, *embed, &g, &g, &range, search, device)?;
+        let model = ImplicitRegression::new(1, 1, embed, &g, &g, &range, search, device)?;
         weights::save(model.var_store(), dir)?;
         tch::manual_seed(seed + 1);
-        let x = Tensor::rand([*batch, 1], (Kind::Float, device)) * (hi - lo) + *lo;
-        Ok(Descent {
-            model,
-            x,
-            seed: *seed,
-        })
+        let x = Tensor::rand([batch, 1], (Kind::Float, device)) * (hi - lo) + lo;
+        Ok(Inference { model, x, seed })
     }
 }
 
-impl Workload for Descent {
+impl Workload for Inference {
     fn iterate(&mut self) -> Result<Tensor> {
         tch::manual_seed(self.seed + 2);
         let Prediction::Continuous { minima, .. } = self.model.predict(&self.x)? else {
@@ -215,71 +237,42 @@ impl Workload for Descent {
 
 /// Implicit-regression inference by DFO: `predict` with a `Dfo` search (the best sample and
 /// the distinct minima among the 256 lowest).
-struct Dfo {
-    model: ImplicitRegression,
-    x: Tensor,
-    seed: i64,
-}
-
-impl Dfo {
-    fn new(spec: &Spec, dir: &Path, device: Device) -> Result<Self> {
-        let Spec::Dfo {
-            batch,
-            samples,
-            iterations,
-            noise,
-            shrink,
-            hidden,
-            embed,
-            lo,
-            hi,
-            seed,
-        } = spec
-        else {
-            bail!("not a DFO spec")
-        };
-        let samples = usize::try_from(*samples)?;
-        let search = DfoConfig {
-            samples,
-            iterations: usize::try_from(*iterations)?,
-            noise: *noise,
-            shrink: *shrink,
-            keep: samples.min(256),
-            ..DfoConfig::default()
-        }
-        .check()?;
-        let range = YRange {
-            lo: *lo,
-            hi: *hi,
-            ..YRange::default()
-        };
-        tch::manual_seed(*seed);
-        let g = mlp_config(hidden);
-        let model =
-            ImplicitRegression::new(1, 1, *embed, &g, &g, &range, Search::Dfo(search), device)?;
-        weights::save(model.var_store(), dir)?;
-        tch::manual_seed(seed + 1);
-        let x = Tensor::rand([*batch, 1], (Kind::Float, device)) * (hi - lo) + *lo;
-        Ok(Dfo {
-            model,
-            x,
-            seed: *seed,
-        })
+fn dfo(spec: &Spec, dir: &Path, device: Device) -> Result<Inference> {
+    let Spec::Dfo {
+        batch,
+        samples,
+        iterations,
+        noise,
+        shrink,
+        hidden,
+        embed,
+        lo,
+        hi,
+        seed,
+    } = spec
+    else {
+        bail!("not a DFO spec")
+    };
+    let samples = usize::try_from(*samples)?;
+    let search = DfoConfig {
+        samples,
+        iterations: usize::try_from(*iterations)?,
+        noise: *noise,
+        shrink: *shrink,
+        keep: samples.min(256),
+        ..DfoConfig::default()
     }
-}
-
-impl Workload for Dfo {
-    fn iterate(&mut self) -> Result<Tensor> {
-        tch::manual_seed(self.seed + 2);
-        let Prediction::Continuous { minima, .. } = self.model.predict(&self.x)? else {
-            bail!("implicit regression predicts continuous answers")
-        };
-        let total: f64 = minima
-            .iter()
-            .map(|row| row.first().map_or(f64::NAN, |m| m.energy))
-            .sum();
-        Ok(Tensor::from(total))
-    }
+    .check()?;
+    Inference::new(
+        Search::Dfo(search),
+        hidden,
+        *embed,
+        (*lo, *hi),
+        *batch,
+        *seed,
+        dir,
+        device,
+    )
 }
 
 /// Langevin sampling of an unconditional energy MLP on R², with the network's parameters
