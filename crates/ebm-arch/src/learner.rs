@@ -284,7 +284,8 @@ pub(crate) fn mean(t: &Tensor) -> Result<f64> {
 /// Trains `model` for `config.epochs` epochs, calling `on_epoch` after every epoch.
 ///
 /// libtorch's generator is seeded with `seed` first; each epoch draws a permutation of the
-/// rows and steps the optimiser (`zero_grad`, `backward`, `step`) once per batch. An epoch
+/// rows and steps the optimiser (`zero_grad`, `backward`, `step`) once per batch, after one
+/// power iteration on every spectrally normalised layer ([`crate::MlpConfig::spectral_norm`]). An epoch
 /// whose mean loss is NaN or infinite stops training with [`EbmError::Diverged`]: the epoch,
 /// the loss before it, and the settings to change (the learning rate, and the model's own,
 /// [`TrainStep::divergence_hint`]).
@@ -311,6 +312,7 @@ pub fn train<M: TrainStep + ?Sized>(
     let device = model.var_store().device();
     tch::manual_seed(seed);
     let mut optimizer = config.optimizer.build(model.var_store())?;
+    let spectral = crate::mlp::spectral_layers(model.var_store())?;
     model.begin()?;
     let initial = model.probe()?;
     let mut history = History {
@@ -329,6 +331,7 @@ pub fn train<M: TrainStep + ?Sized>(
             if len < model.min_batch() {
                 continue;
             }
+            crate::mlp::power_iterate(&spectral)?;
             let value = match model.batch_loss(&order.f_narrow(0, start, len)?) {
                 Ok(value) => value,
                 // Non-finite energies once the optimiser has stepped: the steps diverged (the

@@ -65,7 +65,7 @@ pub use latent::{Coupling, LatentModel, LatentRegressionEnergy};
 pub use learner::{
     train, EpochRecord, History, OptimizerConfig, Probe, SampleProbe, TrainConfig, TrainStep,
 };
-pub use mlp::{Activation, Mlp, MlpConfig};
+pub use mlp::{spectral_power_iteration, Activation, Mlp, MlpConfig};
 pub use models::{Binary, ImplicitRegression, MultiClass, Regression};
 pub use siamese::{Siamese, SiameseConfig, SiameseScores, ViewsConfig};
 pub use trainer::{batch_energies, fit, train_step, BatchEnergies};

@@ -1,6 +1,7 @@
 //! The MLP's own backward pass (`Mlp::forward_kept` and `Mlp::input_vjp`, behind
 //! `Energy::energy_and_grad` of the density and implicit-regression energies) against
-//! autograd, in f64, on random networks of every activation, depth, width and batch size.
+//! autograd, in f64, on random networks of every activation, depth, width and batch size,
+//! with and without spectral normalisation.
 
 mod common;
 
@@ -41,11 +42,12 @@ proptest! {
         in_dim in 1i64..6,
         out_dim in 1i64..5,
         batch in 1i64..9,
+        spectral_norm in any::<bool>(),
         seed in 0i64..1000,
     ) {
         let _rng = seeded(seed);
         let vs = nn::VarStore::new(Device::Cpu);
-        let config = MlpConfig { hidden, activation: ACTIVATIONS[activation] };
+        let config = MlpConfig { hidden, activation: ACTIVATIONS[activation], spectral_norm };
         let mlp = Mlp::new(&vs.root(), in_dim, out_dim, &config).expect("an MLP");
         let mut vs = vs;
         vs.double();
@@ -77,7 +79,7 @@ proptest! {
     ) {
         let _rng = seeded(seed);
         let config = DensityConfig {
-            energy: MlpConfig { hidden: vec![7, 5], activation: ACTIVATIONS[activation] },
+            energy: MlpConfig { hidden: vec![7, 5], activation: ACTIVATIONS[activation], spectral_norm: false },
             ..DensityConfig::default()
         };
         let mut net = DensityNet::new(dim, &config, Device::Cpu).expect("a density");
@@ -97,10 +99,11 @@ proptest! {
         y_dim in 1i64..3,
         embed in 1i64..6,
         batch in 1i64..9,
+        spectral_norm in any::<bool>(),
         seed in 0i64..1000,
     ) {
         let _rng = seeded(seed);
-        let mlp = MlpConfig { hidden: vec![6, 4], activation: ACTIVATIONS[activation] };
+        let mlp = MlpConfig { hidden: vec![6, 4], activation: ACTIVATIONS[activation], spectral_norm };
         let search = GradientDescentConfig::default().check().expect("valid");
         let mut model = ImplicitRegression::new(
             x_dim, y_dim, embed, &mlp, &mlp, &YRange::default(), search, Device::Cpu,

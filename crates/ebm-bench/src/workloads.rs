@@ -342,8 +342,8 @@ fn density_net(hidden: &[i64], seed: i64, dir: &Path, device: Device) -> Result<
     tch::manual_seed(seed);
     let config = DensityConfig {
         energy: MlpConfig {
-            hidden: hidden.to_vec(),
             activation: Activation::Softplus,
+            ..mlp_config(hidden)
         },
         ..DensityConfig::default()
     };

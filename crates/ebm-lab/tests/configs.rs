@@ -117,6 +117,21 @@ fn the_readme_example_is_a_valid_config() {
     assert_eq!(config, file);
 }
 
+#[test]
+fn an_mlp_reads_its_spectral_normalisation() {
+    let text = base("binary", "hinge", "[model.g]\nhidden = [8]\nspectral_norm = true\n");
+    let config = RunConfig::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let ModelConfig::Binary(binary) = config.model else {
+        panic!("a binary model")
+    };
+    assert!(binary.0.g.spectral_norm);
+    let plain = RunConfig::parse(&base("binary", "hinge", "")).expect("parses");
+    let ModelConfig::Binary(binary) = plain.model else {
+        panic!("a binary model")
+    };
+    assert!(!binary.0.g.spectral_norm, "off unless asked for");
+}
+
 fn base(model: &str, loss: &str, extra: &str) -> String {
     format!(
         "name = \"bad\"\n[data]\nkind = \"two_moons\"\nn = 50\n[model]\nkind = \"{model}\"\n[loss]\nkind = \"{loss}\"\n{extra}"
@@ -135,6 +150,7 @@ fn base(model: &str, loss: &str, extra: &str) -> String {
 #[case::loss_wrong_type(&base("binary", "hinge", "margin = \"big\"\n"), "loss.margin", Some(9))]
 #[case::epochs_wrong_type(&base("binary", "hinge", "[train]\nepochs = \"ten\"\n"), "train.epochs", Some(10))]
 #[case::lr_wrong_type(&base("binary", "hinge", "[train.optimizer]\nkind = \"adam\"\nlr = \"fast\"\n"), "train.optimizer.lr", Some(11))]
+#[case::spectral_norm_wrong_type(&base("binary", "hinge", "[model.g]\nspectral_norm = \"yes\"\n"), "model.g.spectral_norm", Some(10))]
 #[case::width_wrong_type(&base("binary", "hinge", "[model.g]\nhidden = [64, \"x\"]\n"), "model.g.hidden", Some(10))]
 #[case::negative_count(&base("binary", "hinge", "[train]\nbatch_size = -4\n"), "train.batch_size", Some(10))]
 #[case::negative_learning_rate(&base("binary", "hinge", "[train]\noptimizer = { kind = \"adam\", lr = -0.1 }\n"), "train.optimizer.lr", Some(10))]
