@@ -119,7 +119,11 @@ fn the_readme_example_is_a_valid_config() {
 
 #[test]
 fn an_mlp_reads_its_spectral_normalisation() {
-    let text = base("binary", "hinge", "[model.g]\nhidden = [8]\nspectral_norm = true\n");
+    let text = base(
+        "binary",
+        "hinge",
+        "[model.g]\nhidden = [8]\nspectral_norm = true\n",
+    );
     let config = RunConfig::parse(&text).unwrap_or_else(|e| panic!("{e}"));
     let ModelConfig::Binary(binary) = config.model else {
         panic!("a binary model")
