@@ -8,8 +8,18 @@ needed, `torch.set_num_threads(n)`. The shapes, steps, seeds and initial weights
 the Rust side uses: the weights come from the folder the Rust worker wrote (raw f32 files and
 `manifest.json`), the inputs from the same seeds on the same libtorch generator.
 
+With `--compile` the worker runs each case as a careful user of `torch.compile` writes it:
+the step function that the case repeats (a training step's forward and loss and the optimiser
+step; one descent, Langevin, MALA or HMC step, its gradient by `torch.func.grad` so that the
+compiled graph holds it; a DFO round; NT-Xent's loss; the exhaustive forward) compiled once
+by inductor with `dynamic=False`, the same algorithm around it. Inductor's random ops fall
+back to the eager generator (`fallback_random`), so the compiled runs draw the same numbers
+and their results agree with the other two. Compilation happens in the warm-up, which the
+runner does not time. A case the compiler cannot take as it is (the active set of the descent
+to a tolerance changes the batch's shape at every check) answers why instead.
+
 Usage (the Rust runner drives it; by hand only for debugging):
-  torch_bench.py worker --threads N    one JSON request per stdin line, one JSON reply per line
+  torch_bench.py worker --threads N [--compile]   one JSON request per stdin line, one reply each
   torch_bench.py memory --threads N SPEC_JSON   peak memory of one NT-Xent pass, fresh process
 """
 
@@ -25,6 +35,32 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
+
+
+class NotApplicable(Exception):
+    """The case has no compiled form (the runner reports the reason instead of a time)."""
+
+
+def compile_step(fn):
+    """`torch.compile` as the bench uses it: inductor, shapes fixed."""
+    return torch.compile(fn, dynamic=False)
+
+
+def func_energy_and_grad(net):
+    """y -> (E(y) [C], ∇_y ΣE) by `torch.func.grad`, which a compiled graph can hold (the
+    eager side's `torch.autograd.grad` would break the graph)."""
+
+    def total(y):
+        e = net(y).squeeze(1)
+        return e.sum(), e
+
+    grad = torch.func.grad(total, has_aux=True)
+
+    def energy_and_grad_of(y):
+        g, e = grad(y)
+        return e, g
+
+    return energy_and_grad_of
 
 
 def load_weights(folder):
@@ -62,10 +98,12 @@ def mlp(weights, prefix, device):
 class Train:
     """Multi-class energy MLP training steps: hinge loss with the most offending class, Adam."""
 
-    def __init__(self, spec, folder, device):
+    def __init__(self, spec, folder, device, compiled=False):
         self.model = mlp(load_weights(folder), "g", device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=spec["lr"])
         self.margin = spec["margin"]
+        self.loss = compile_step(self.hinge) if compiled else self.hinge
+        self.step = compile_step(self.optimizer.step) if compiled else self.optimizer.step
         torch.manual_seed(spec["seed"] + 1)
         self.batches = []
         for _ in range(spec["batches"]):
@@ -74,17 +112,20 @@ class Train:
             self.batches.append((x, y))
         self.next = 0
 
-    def iterate(self):
-        x, y = self.batches[self.next]
-        self.next = (self.next + 1) % len(self.batches)
+    def hinge(self, x, y):
         energies = self.model(x)
         e_correct = energies.gather(1, y.unsqueeze(1)).squeeze(1)
         wrong = energies.masked_fill(F.one_hot(y, energies.shape[1]).bool(), float("inf"))
         e_incorrect = wrong.min(1).values
-        loss = F.relu(self.margin + e_correct - e_incorrect).mean()
+        return F.relu(self.margin + e_correct - e_incorrect).mean()
+
+    def iterate(self):
+        x, y = self.batches[self.next]
+        self.next = (self.next + 1) % len(self.batches)
+        loss = self.loss(x, y)
         self.optimizer.zero_grad()
         loss.backward()
-        self.optimizer.step()
+        self.step()
         return loss.detach()
 
 
@@ -106,10 +147,31 @@ class Descent:
     backtracking, with G_x(x) computed once per inference (it does not depend on y), and the
     best restart per x."""
 
-    def __init__(self, spec, folder, device):
+    def __init__(self, spec, folder, device, compiled=False):
         implicit_regression(self, spec, folder, device)
+        self.step = None
+        if compiled:
+            if spec.get("tolerance", 0.0) > 0:
+                raise NotApplicable(
+                    "the active set changes the batch's shape at every check; with "
+                    "dynamic=False each shape would compile anew"
+                )
+            self.step = compile_step(self.heavy_ball)
+
+    def heavy_ball(self, y, velocity, h):
+        """One step: the gradient by torch.func, then the same update as the eager loop."""
+        s = self.spec
+
+        def energy(y):
+            return (0.5 * (h - self.gy(y)).square().sum(1)).sum()
+
+        grad = torch.func.grad(energy)(y)
+        velocity = velocity * s["momentum"] + grad
+        return (y - velocity * s["step_size"]).clamp(s["lo"], s["hi"]), velocity
 
     def iterate(self):
+        if self.step is not None:
+            return self.iterate_compiled()
         s = self.spec
         b, r, lo, hi = s["batch"], s["restarts"], s["lo"], s["hi"]
         torch.manual_seed(s["seed"] + 2)
@@ -160,6 +222,23 @@ class Descent:
         del best_y
         return best_e.double().sum()
 
+    def iterate_compiled(self):
+        s = self.spec
+        b, r, lo, hi = s["batch"], s["restarts"], s["lo"], s["hi"]
+        torch.manual_seed(s["seed"] + 2)
+        y = (torch.rand(b * r, 1, device=self.device) * (hi - lo) + lo).clamp_(lo, hi)
+        with torch.no_grad():
+            h = self.gx(self.x)
+            if r > 1:
+                h = h.repeat_interleave(r, 0)
+        velocity = torch.zeros_like(y)
+        for _ in range(s["steps"]):
+            y, velocity = self.step(y, velocity, h)
+        with torch.no_grad():
+            e = (0.5 * (h - self.gy(y)).square().sum(1)).view(b, r)
+            best_e, _ = e.min(1)
+        return best_e.double().sum()
+
 
 # Samples per energy call of the DFO, as ebm-core's `Dfo` chunks its batch.
 DFO_CHUNK_SAMPLES = 1 << 16
@@ -173,8 +252,20 @@ class Dfo:
     the last samples and the lowest per x. G_x(x) is computed once; the batch is cut into
     chunks of 2^16 samples per energy call (a careful user's memory bound)."""
 
-    def __init__(self, spec, folder, device):
+    def __init__(self, spec, folder, device, compiled=False):
         implicit_regression(self, spec, folder, device)
+        self.round = compile_step(self.dfo_round) if compiled else self.dfo_round
+
+    def dfo_round(self, y, h_rep, sigma):
+        """One round: energies, resampling by softmax(−E), noise of σ (a 0-d tensor, so that
+        a compiled round does not specialise on its value), clamping."""
+        s = self.spec
+        bc, n = y.shape[0], y.shape[1]
+        e = (0.5 * (h_rep - self.gy(y.view(bc * n, 1))).square().sum(1)).view(bc, n)
+        probs = torch.softmax(e / -1.0, 1)
+        index = torch.multinomial(probs, n, replacement=True)
+        y = y.gather(1, index.unsqueeze(2).expand(bc, n, 1))
+        return (y + torch.randn_like(y) * sigma).clamp(s["lo"], s["hi"])
 
     @torch.no_grad()
     def iterate(self):
@@ -192,11 +283,7 @@ class Dfo:
             y = (torch.rand(bc * n, 1, device=self.device) * (hi - lo) + lo).view(bc, n, 1)
             sigma = s["noise"]
             for _ in range(s["iterations"]):
-                e = (0.5 * (h_rep - self.gy(y.view(bc * n, 1))).square().sum(1)).view(bc, n)
-                probs = torch.softmax(e / -1.0, 1)
-                index = torch.multinomial(probs, n, replacement=True)
-                y = y.gather(1, index.unsqueeze(2).expand(bc, n, 1))
-                y.add_(torch.randn_like(y).mul_(sigma)).clamp_(lo, hi)
+                y = self.round(y, h_rep, torch.tensor(sigma, device=self.device))
                 sigma *= s["shrink"]
             e = (0.5 * (h_rep - self.gy(y.view(bc * n, 1))).square().sum(1)).view(bc, n)
             lowest, _ = e.topk(keep, 1, largest=False, sorted=True)
@@ -208,13 +295,25 @@ class Sampling:
     """Unadjusted Langevin on an unconditional energy MLP over R² (β = 1):
     y ← y − (ε/2)·∇E(y) + √ε·ξ."""
 
-    def __init__(self, spec, folder, device):
+    def __init__(self, spec, folder, device, compiled=False):
         self.net = mlp(load_weights(folder), "energy", device).requires_grad_(False)
         self.spec = spec
         self.device = device
+        self.step = compile_step(self.langevin_step) if compiled else None
+
+    def langevin_step(self, y):
+        drift, noise_std = 0.5 * self.spec["epsilon"], self.spec["epsilon"] ** 0.5
+        grad = torch.func.grad(lambda y: self.net(y).sum())(y)
+        return y - grad * drift + torch.randn_like(y) * noise_std
 
     def iterate(self):
         s = self.spec
+        if self.step is not None:
+            torch.manual_seed(s["seed"] + 2)
+            y = torch.randn(s["chains"], 2, device=self.device)
+            for _ in range(s["steps"]):
+                y = self.step(y)
+            return y.double().sum()
         drift, noise_std = 0.5 * s["epsilon"], s["epsilon"] ** 0.5
         torch.manual_seed(s["seed"] + 2)
         y = torch.randn(s["chains"], 2, device=self.device)
@@ -241,13 +340,33 @@ class Metropolis:
     into preallocated f64 tensors. The random draws come in ebm-core's order, so the chains
     agree with the Rust side's."""
 
-    def __init__(self, spec, folder, device):
+    def __init__(self, spec, folder, device, compiled=False):
         self.net = mlp(load_weights(folder), "energy", device).requires_grad_(False)
         self.spec = spec
         self.device = device
+        self.transition = None
+        self.energy_and_grad = lambda y: energy_and_grad(self.net, y)
+        if compiled:
+            self.energy_and_grad = func_energy_and_grad(self.net)
+            self.transition = compile_step(self.whole_transition)
+
+    def whole_transition(self, y, e, g):
+        """A proposal, its energy and gradient, and the accept/reject: one compiled step."""
+        s = self.spec
+        if s["kind"] == "mala":
+            proposal, e_new, g_new, log_alpha = self.mala(y, e, g, s["step_size"])
+        else:
+            proposal, e_new, g_new, log_alpha = self.hmc(
+                y, e, g, s["step_size"], s["leapfrog_steps"]
+            )
+        accept = torch.rand_like(log_alpha).log() < log_alpha
+        keep = accept.unsqueeze(1)
+        return torch.where(keep, proposal, y), torch.where(accept, e_new, e), torch.where(keep, g_new, g), accept
 
     def iterate(self):
         s = self.spec
+        if self.transition is not None:
+            return self.iterate_compiled()
         c, warmup, samples, h = s["chains"], s["warmup"], s["samples"], s["step_size"]
         torch.manual_seed(s["seed"] + 2)
         y = torch.randn(c, 2, device=self.device)
@@ -272,13 +391,30 @@ class Metropolis:
                     kept_e[t - warmup] = e
         return y.double().sum() + accepted.item() / (samples * c)
 
+    def iterate_compiled(self):
+        s = self.spec
+        c, warmup, samples = s["chains"], s["warmup"], s["samples"]
+        torch.manual_seed(s["seed"] + 2)
+        y = torch.randn(c, 2, device=self.device)
+        e, g = energy_and_grad(self.net, y)
+        kept = torch.empty(samples, c, 2, dtype=torch.float64, device=self.device)
+        kept_e = torch.empty(samples, c, dtype=torch.float64, device=self.device)
+        accepted = torch.zeros((), dtype=torch.float64, device=self.device)
+        for t in range(warmup + samples):
+            y, e, g, accept = self.transition(y, e, g)
+            if t >= warmup:
+                accepted += accept.sum(dtype=torch.float64)
+                kept[t - warmup] = y
+                kept_e[t - warmup] = e
+        return y.double().sum() + accepted.item() / (samples * c)
+
     def mala(self, y, e, g, h):
         """y' = y − h∇E + √(2h)ξ and log α with the two proposal densities."""
         with torch.no_grad():
             noise = torch.randn_like(y)
             proposal = y - g * h + noise * (2.0 * h) ** 0.5
             log_q_forward = noise.square().sum(1, dtype=torch.float64) * -0.5
-        e_new, g_new = energy_and_grad(self.net, proposal)
+        e_new, g_new = self.energy_and_grad(proposal)
         with torch.no_grad():
             back = y - proposal + g_new * h
             log_q_backward = back.square().sum(1, dtype=torch.float64) * (-1.0 / (4.0 * h))
@@ -295,7 +431,7 @@ class Metropolis:
         for step in range(steps):
             with torch.no_grad():
                 q = q + p * h
-            e_new, g_new = energy_and_grad(self.net, q)
+            e_new, g_new = self.energy_and_grad(q)
             with torch.no_grad():
                 p = p - g_new * ((0.5 if step + 1 == steps else 1.0) * h)
         with torch.no_grad():
@@ -320,14 +456,15 @@ def nt_xent(z1, z2, temperature, eps=1e-8):
 class Contrastive:
     """NT-Xent forward and backward with respect to both views."""
 
-    def __init__(self, spec, folder, device):
+    def __init__(self, spec, folder, device, compiled=False):
         torch.manual_seed(spec["seed"])
         self.z1 = torch.randn(spec["n"], spec["dim"], device=device).requires_grad_(True)
         self.z2 = torch.randn(spec["n"], spec["dim"], device=device).requires_grad_(True)
         self.temperature = spec["temperature"]
+        self.loss = compile_step(nt_xent) if compiled else nt_xent
 
     def forward_backward(self):
-        loss = nt_xent(self.z1, self.z2, self.temperature)
+        loss = self.loss(self.z1, self.z2, self.temperature)
         grads = torch.autograd.grad(loss, (self.z1, self.z2))
         return loss, grads
 
@@ -339,15 +476,19 @@ class Contrastive:
 class Exhaustive:
     """Every class's energy and the argmin, without autograd."""
 
-    def __init__(self, spec, folder, device):
+    def __init__(self, spec, folder, device, compiled=False):
         self.model = mlp(load_weights(folder), "g", device).requires_grad_(False)
         torch.manual_seed(spec["seed"] + 1)
         self.x = torch.randn(spec["batch"], spec["in_dim"], device=device)
+        self.argmin = compile_step(self.energies_and_argmin) if compiled else self.energies_and_argmin
+
+    def energies_and_argmin(self, x):
+        energies = self.model(x)
+        return energies.min(1)
 
     def iterate(self):
         with torch.inference_mode():
-            energies = self.model(self.x)
-            best_e, best_i = energies.min(1)
+            best_e, best_i = self.argmin(self.x)
             return best_e.double().sum()
 
 
@@ -394,6 +535,11 @@ def set_threads(argv):
 
 def worker(argv):
     set_threads(argv)
+    compiled = "--compile" in argv
+    if compiled:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.fallback_random = True
     case = None
     for line in sys.stdin:
         if not line.strip():
@@ -403,14 +549,16 @@ def worker(argv):
             cmd = request["cmd"]
             if cmd == "info":
                 reply = {
-                    "language": "python",
+                    "language": "python-compiled" if compiled else "python",
                     "libtorch": loaded_libtorch(),
                     "threads": torch.get_num_threads(),
                     "version": torch.__version__,
                 }
             elif cmd == "setup":
                 spec = request["spec"]
-                case = WORKLOADS[spec["kind"]](spec, request["dir"], torch.device(request["device"]))
+                case = None
+                device = torch.device(request["device"])
+                case = WORKLOADS[spec["kind"]](spec, request["dir"], device, compiled=compiled)
                 reply = {}
             elif cmd == "run":
                 iters = request["iters"]
@@ -424,6 +572,8 @@ def worker(argv):
             else:
                 raise ValueError(f"unknown command {cmd}")
             reply = {"ok": True, "reply": reply}
+        except NotApplicable as e:  # the runner reports the reason in the compiled column
+            reply = {"ok": False, "error": f"not applicable: {e}"}
         except Exception as e:  # reported to the runner, which stops with the message
             reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
         sys.stdout.write(json.dumps(reply) + "\n")

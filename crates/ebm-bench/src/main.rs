@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ebm-bench [--quick] [--reps N] [--threads 1,2] [--only NAME,...] [--device cpu]
-//!           [--no-memory] [--no-heap-tuning] [--out PATH] [--python PATH]
+//!           [--no-memory] [--no-compile] [--no-heap-tuning] [--out PATH] [--python PATH]
 //! ebm-bench worker --threads N            (started by the runner)
 //! ebm-bench memory SPEC_JSON --threads N  (started by the runner, one fresh process)
 //! ```
@@ -95,6 +95,10 @@ struct RunArgs {
     /// Skip the NT-Xent peak-memory measurement (fresh processes at N = 4096).
     #[arg(long)]
     no_memory: bool,
+    /// Leave out the third column, PyTorch with torch.compile (its compilation adds about
+    /// 20 s per case and thread count).
+    #[arg(long)]
+    no_compile: bool,
     /// Run both workers with glibc's default heap settings instead of the GLIBC_TUNABLES that
     /// keep freed memory in the process; writes bench/results-default-heap.md.
     #[arg(long)]
@@ -143,6 +147,7 @@ impl RunArgs {
             options.device = device.clone();
         }
         options.skip_memory = self.no_memory;
+        options.compile = !self.no_compile;
         options.heap_tuning = !self.no_heap_tuning;
         options
     }
@@ -244,7 +249,7 @@ mod tests {
         );
         assert_eq!(o.python, PathBuf::from("/env/python"));
         assert_eq!(o.device, "cpu");
-        assert!(o.only.is_empty() && !o.skip_memory && o.heap_tuning);
+        assert!(o.only.is_empty() && !o.skip_memory && o.heap_tuning && o.compile);
         let to = parse(&[])
             .run
             .write_to()
@@ -264,6 +269,7 @@ mod tests {
             "--device",
             "cuda:1",
             "--no-memory",
+            "--no-compile",
             "--no-heap-tuning",
             "--python",
             "/my/python",
@@ -272,7 +278,7 @@ mod tests {
         assert_eq!(o.threads, vec![2, 1]);
         assert_eq!(o.only, vec!["train".to_string(), "nt_xent".to_string()]);
         assert_eq!(o.device, "cuda:1");
-        assert!(o.skip_memory && !o.heap_tuning);
+        assert!(o.skip_memory && !o.heap_tuning && !o.compile);
         assert_eq!(o.python, PathBuf::from("/my/python"));
 
         let quick = options(&["--quick"]);

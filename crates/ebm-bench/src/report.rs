@@ -1,6 +1,6 @@
 //! The results table (terminal and Markdown) and the description of the machine it ran on.
 
-use crate::results::{checks_agree, duration, Measured, MemoryMeasured, Results};
+use crate::results::{checks_agree, duration, Compiled, Measured, MemoryMeasured, Results};
 use crate::runner::{Options, HEAP_TUNABLES};
 use std::fmt::Write as _;
 use std::process::Command;
@@ -92,19 +92,51 @@ fn met(m: &Measured) -> &'static str {
     }
 }
 
+/// The compiled column's two cells: its time, and its ratio with the target's verdict (≥ 1.0).
+fn compiled_cells(m: &Measured) -> (String, String) {
+    match (&m.compiled, m.compiled_ratio()) {
+        (_, Some((ratio, lo, hi))) => (
+            duration(m.compiled_median().unwrap_or(f64::NAN)),
+            format!(
+                "**{ratio:.2}×** ({lo:.2}–{hi:.2}) {}",
+                if lo >= 1.0 {
+                    "yes"
+                } else if ratio >= 1.0 {
+                    "yes (median)"
+                } else {
+                    "no"
+                }
+            ),
+        ),
+        (Compiled::Unavailable(why), _) => ("—".into(), format!("n/a: {why}")),
+        _ => ("—".into(), "not run (`--no-compile`)".into()),
+    }
+}
+
+/// Rust's counted matrix-product rate and its share of the peak at the case's thread count.
+fn share_cell(m: &Measured, peak: Option<f64>) -> String {
+    match (m.rust_gflops(), peak) {
+        (Some(rate), Some(peak)) => format!("{rate:.1} ({:.0}%)", 100.0 * rate / peak),
+        (Some(rate), None) => format!("{rate:.1}"),
+        (None, _) => "— (data-dependent)".into(),
+    }
+}
+
 /// The timing table as Markdown rows (also printed to the terminal).
-pub fn timing_table(timings: &[Measured]) -> String {
+pub fn timing_table(results: &Results) -> String {
     let mut out = String::new();
     out.push_str(
-        "| workload | size | threads | Rust (median) | PyTorch (median) | PyTorch / Rust (min–max) | target | met | results agree | reruns |\n\
-         |---|---|---:|---:|---:|---|---:|---|---|---:|\n",
+        "| workload | size | threads | Rust (median) | PyTorch (median) | PyTorch compiled (median) | PyTorch / Rust (min–max) | target | met | compiled / Rust (min–max), ≥ 1.0 met | Rust GFLOP/s (share of peak) | results agree | reruns |\n\
+         |---|---|---:|---:|---:|---:|---|---:|---|---|---:|---|---:|\n",
     );
-    for m in timings {
+    for m in &results.timings {
         let (r, p) = m.medians();
         let (lo, hi) = m.ratio_spread();
+        let (compiled, compiled_ratio) = compiled_cells(m);
+        let share = share_cell(m, results.peak(m.threads));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | **{:.2}×** ({lo:.2}–{hi:.2}) | ≥ {:.1}× | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {compiled} | **{:.2}×** ({lo:.2}–{hi:.2}) | ≥ {:.1}× | {} | {compiled_ratio} | {share} | {} | {} |",
             m.case.workload,
             m.case.size,
             m.threads,
@@ -116,7 +148,11 @@ pub fn timing_table(timings: &[Measured]) -> String {
             if m.checks_agree() {
                 "yes".to_string()
             } else {
-                format!("NO ({:.6} vs {:.6})", m.checks.0, m.checks.1)
+                let compiled = match m.compiled {
+                    Compiled::Timed { check, .. } => format!(" vs compiled {check:.6}"),
+                    _ => String::new(),
+                };
+                format!("NO ({:.6} vs {:.6}{compiled})", m.checks.0, m.checks.1)
             },
             m.reruns,
         );
@@ -191,12 +227,20 @@ pub fn markdown(results: &Results, conditions: &Conditions, options: &Options) -
          - command: `{}`\n\
          - method: per case, both sides load the same weights and build the same inputs from \
          the same seeds; one warm-up iteration each, whose results are compared (\"results \
-         agree\": relative difference ≤ 1e-3), a second warm-up block, then {} timed blocks per \
-         language of about {:.2} s, alternating Rust and Python in ABBA order. A time is the \
-         median over blocks of the time per iteration. The ratio is the median, over pairs of \
-         blocks run back to back, of PyTorch's time over Rust's (> 1: Rust is faster), with \
-         the min–max over pairs. A pair during which other processes kept more than {:.1} core busy (from \
-         `/proc/stat`) was run again (\"reruns\").\n",
+         agree\": relative difference ≤ 1e-3, the compiled side's included), a second warm-up \
+         block, then {} timed blocks per side of about {:.2} s, in the order Rust, PyTorch, \
+         compiled PyTorch and then the reverse. A time is the median over blocks of the time \
+         per iteration. A ratio is the median, over rounds of blocks run back to back, of \
+         PyTorch's time over Rust's (> 1: Rust is faster), with the min–max over rounds. A \
+         round during which other processes kept more than {:.1} core busy (from \
+         `/proc/stat`) was run again (\"reruns\").\n\n\
+         The compiled column is a third process, `torch_bench.py worker --compile`: each \
+         case's repeated step (a training step's loss and the optimiser step; a descent, \
+         Langevin, MALA or HMC step with its gradient by `torch.func.grad`; a DFO round; \
+         NT-Xent's loss; the exhaustive forward) compiled by inductor with `dynamic=False`, \
+         the same algorithm around it, random draws falling back to the eager generator so \
+         that the results agree. Compilation happens in the first warm-up and is not timed. \
+         Where a case has no compiled form, the column says why.\n",
         conditions.date,
         conditions.cpu,
         conditions.nproc,
@@ -216,7 +260,30 @@ pub fn markdown(results: &Results, conditions: &Conditions, options: &Options) -
          run's ESS and split-R̂, which the PyTorch side does not); one forward and \
          backward pass (nt_xent); every class's energy and the argmin (exhaustive).\n\n",
     );
-    out.push_str(&timing_table(&results.timings));
+    if !results.peaks.is_empty() {
+        let peaks: Vec<String> = results
+            .peaks
+            .iter()
+            .map(|(t, p)| {
+                format!(
+                    "{:.1} GFLOP/s at {t} thread{}",
+                    p.gflops,
+                    if *t == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        let n = results.peaks[0].1.n;
+        let _ = writeln!(
+            out,
+            "Share of this machine: the peak is the best of seven {n} × {n} single-precision \
+             products through libtorch (`mm_out` into a preallocated matrix): {}. A workload's \
+             rate counts the floating-point operations of its matrix products as the algorithm \
+             is written (two per multiply-add: an MLP's forward pass, its input gradient, its \
+             weight gradient; elementwise work not counted) over Rust's median time.\n",
+            peaks.join(", ")
+        );
+    }
+    out.push_str(&timing_table(results));
     if !results.memory.is_empty() {
         out.push_str(
             "\nNT-Xent forward and backward, D = 128, each language in a fresh process; peak \

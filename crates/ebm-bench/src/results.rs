@@ -4,7 +4,7 @@
 //! The runner fills these in and the report renders them; this module uses neither of them,
 //! so both depend on it and not the other way round.
 
-use crate::spec::{Info, Memory, Spec};
+use crate::spec::{Info, Memory, Peak, Spec};
 
 /// Seconds as µs, ms or s with three significant digits.
 pub fn duration(seconds: f64) -> String {
@@ -32,6 +32,24 @@ pub struct Case {
     pub target: f64,
 }
 
+/// The third column: PyTorch with `torch.compile`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Compiled {
+    /// Not asked for (`--no-compile`).
+    Skipped,
+    /// The compiled worker could not run the case: why (the compiler's error, or the reason
+    /// the case has no compiled form).
+    Unavailable(String),
+    /// Seconds per iteration, one per block (paired with the Rust blocks), and the warm-up's
+    /// check value.
+    Timed {
+        /// Seconds per iteration, one per block.
+        times: Vec<f64>,
+        /// The warm-up's check value.
+        check: f64,
+    },
+}
+
 /// The timings of one case at one thread count.
 #[derive(Debug, Clone)]
 pub struct Measured {
@@ -45,6 +63,8 @@ pub struct Measured {
     pub rust: Vec<f64>,
     /// Seconds per iteration, one per Python block (paired with `rust`).
     pub python: Vec<f64>,
+    /// PyTorch with `torch.compile`, block for block with `rust`.
+    pub compiled: Compiled,
     /// The warm-up's check values (Rust, Python).
     pub checks: (f64, f64),
     /// Pairs of blocks run again because other processes disturbed them.
@@ -96,9 +116,46 @@ impl Measured {
             })
     }
 
-    /// Whether the warm-up results of both languages agree (relative 1e-3).
+    /// Whether the warm-up results of both languages agree (relative 1e-3), the compiled
+    /// one's included.
     pub fn checks_agree(&self) -> bool {
         checks_agree(self.checks.0, self.checks.1)
+            && match self.compiled {
+                Compiled::Timed { check, .. } => checks_agree(self.checks.0, check),
+                _ => true,
+            }
+    }
+
+    /// Rust's rate in GFLOP/s of counted matrix-product work ([`Spec::matmul_flops`]) at its
+    /// median time.
+    pub fn rust_gflops(&self) -> Option<f64> {
+        Some(self.case.spec.matmul_flops()? / median(&self.rust) / 1e9)
+    }
+
+    /// The compiled worker's median seconds per iteration, when it ran.
+    pub fn compiled_median(&self) -> Option<f64> {
+        match &self.compiled {
+            Compiled::Timed { times, .. } => Some(median(times)),
+            _ => None,
+        }
+    }
+
+    /// The per-block ratios of the compiled PyTorch time over Rust's.
+    fn compiled_ratios(&self) -> Option<Vec<f64>> {
+        match &self.compiled {
+            Compiled::Timed { times, .. } => {
+                Some(self.rust.iter().zip(times).map(|(r, c)| c / r).collect())
+            }
+            _ => None,
+        }
+    }
+
+    /// The median of the per-block ratios compiled PyTorch / Rust, and their min and max.
+    pub fn compiled_ratio(&self) -> Option<(f64, f64, f64)> {
+        let ratios = self.compiled_ratios()?;
+        let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some((median(&ratios), lo, hi))
     }
 }
 
@@ -129,4 +186,16 @@ pub struct Results {
     pub memory: Vec<MemoryMeasured>,
     /// The Rust and Python workers' descriptions (from the first thread count).
     pub infos: Vec<Info>,
+    /// The matrix-multiply peak at each thread count.
+    pub peaks: Vec<(i32, Peak)>,
+}
+
+impl Results {
+    /// The peak at `threads`, in GFLOP/s.
+    pub fn peak(&self, threads: i32) -> Option<f64> {
+        self.peaks
+            .iter()
+            .find(|(t, _)| *t == threads)
+            .map(|(_, p)| p.gflops)
+    }
 }

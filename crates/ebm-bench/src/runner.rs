@@ -1,9 +1,10 @@
-//! The runner: for each thread count, one Rust and one Python worker; for each case, the same
-//! weights and inputs on both sides, a warm-up whose results must agree, then timed blocks
-//! that alternate between the two languages (ABBA order).
+//! The runner: for each thread count, one Rust worker, one PyTorch worker and one PyTorch
+//! worker with `torch.compile`; for each case, the same weights and inputs on every side, a
+//! warm-up whose results must agree (the compiler's work happens in it), then timed blocks
+//! that alternate between them (ABC, then CBA).
 
 use crate::load::{self, Meter};
-use crate::results::{duration, Case, Measured, MemoryMeasured, Results};
+use crate::results::{duration, Case, Compiled, Measured, MemoryMeasured, Results};
 use crate::spec::{Info, Memory, Spec};
 use crate::worker::Worker;
 use anyhow::{bail, Context, Result};
@@ -29,6 +30,8 @@ pub struct Options {
     pub device: String,
     /// Skip the peak-memory measurement.
     pub skip_memory: bool,
+    /// Time PyTorch with `torch.compile` too (the default; `--no-compile` leaves it out).
+    pub compile: bool,
     /// Run both workers with [`HEAP_TUNABLES`] (the default; `--no-heap-tuning` measures
     /// with glibc's defaults).
     pub heap_tuning: bool,
@@ -53,6 +56,7 @@ impl Options {
             script: bench_dir().join("torch_bench.py"),
             device: "cpu".into(),
             skip_memory: false,
+            compile: true,
             heap_tuning: true,
             max_other_load: 0.2,
             retry_budget: 180.0,
@@ -282,6 +286,14 @@ pub fn python_worker(options: &Options, threads: i32) -> Result<Worker> {
     Worker::spawn("python", python_command(options, threads, &["worker"]))
 }
 
+/// Starts a Python worker that compiles each case's step (`torch_bench.py worker --compile`).
+pub fn compiled_worker(options: &Options, threads: i32) -> Result<Worker> {
+    Worker::spawn(
+        "python-compiled",
+        python_command(options, threads, &["worker", "--compile"]),
+    )
+}
+
 /// Checks both workers run on the same libtorch with the thread count asked for.
 pub fn check_same_libtorch(rust: &Info, python: &Info, threads: i32) -> Result<()> {
     if rust.libtorch != python.libtorch {
@@ -324,12 +336,15 @@ impl RetryBudget {
     }
 }
 
-/// Sets a case up on both workers, warms up, checks the results agree, picks the block size,
-/// and times `reps` alternating blocks per language. A pair of blocks that other processes
-/// disturbed is run again while the retry budget lasts.
+/// Sets a case up on every worker, warms up, checks the results agree, picks the block size,
+/// and times `reps` alternating blocks per side. A round of blocks that other processes
+/// disturbed is run again while the retry budget lasts. The compiled worker is optional:
+/// where it cannot set a case up or compile it, its column says why and the others go on.
+#[allow(clippy::too_many_arguments)]
 pub fn measure(
     rust: &mut Worker,
     python: &mut Worker,
+    mut compiled: Option<&mut Worker>,
     case: &Case,
     threads: i32,
     options: &Options,
@@ -339,35 +354,59 @@ pub fn measure(
     std::fs::create_dir_all(dir)?;
     rust.setup(&case.spec, dir, &options.device)?;
     python.setup(&case.spec, dir, &options.device)?;
+    let mut unavailable = None;
+    if let Some(c) = compiled.as_deref_mut() {
+        if let Err(e) = c.setup(&case.spec, dir, &options.device) {
+            unavailable = Some(reason(&e));
+        }
+    }
     // The first iteration of each side runs from the same state: its results must agree.
     let r0 = rust.run(1)?;
     let p0 = python.run(1)?;
-    // A short second warm-up, then blocks sized for the slower side.
+    // The compiled side compiles here (untimed).
+    let mut c0 = None;
+    if let (Some(c), None) = (compiled.as_deref_mut(), &unavailable) {
+        match c.run(1) {
+            Ok(t) => c0 = Some(t),
+            Err(e) => unavailable = Some(reason(&e)),
+        }
+    }
+    let mut compiled = compiled.filter(|_| unavailable.is_none());
+    // A short second warm-up, then blocks sized for the slowest side.
     let per_iter = r0.seconds.max(p0.seconds).max(1e-6);
     let warm = ((0.5 * options.block_seconds / per_iter).ceil() as usize).clamp(1, 100_000);
     let r1 = rust.run(warm)?;
     let p1 = python.run(warm)?;
-    let per_iter = (r1.seconds.max(p1.seconds) / warm as f64).max(1e-7);
+    let mut slowest = r1.seconds.max(p1.seconds);
+    if let Some(c) = compiled.as_deref_mut() {
+        slowest = slowest.max(c.run(warm)?.seconds);
+    }
+    let per_iter = (slowest / warm as f64).max(1e-7);
     let iters = ((options.block_seconds / per_iter).round() as usize).clamp(1, 1_000_000);
-    let pids = [rust.pid(), python.pid()];
+    let mut pids = vec![rust.pid(), python.pid()];
+    pids.extend(compiled.as_deref().map(Worker::pid));
     let reps = case
         .spec
         .max_reps()
         .map_or(options.reps, |most| most.min(options.reps));
     let mut rust_times = Vec::with_capacity(reps);
     let mut python_times = Vec::with_capacity(reps);
+    let mut compiled_times = Vec::with_capacity(reps);
     let (mut reruns, mut other_load) = (0, 0.0f64);
     let mut pair = 0;
     while rust_times.len() < reps {
         let meter = Meter::start(&pids);
         let started = std::time::Instant::now();
-        // ABBA: the order flips every block pair so neither side always goes first.
-        let (r, p) = if pair % 2 == 0 {
+        // ABC then CBA: the order flips every round so no side always goes first.
+        let (r, p, c) = if pair % 2 == 0 {
             let r = rust.run(iters)?;
-            (r, python.run(iters)?)
-        } else {
             let p = python.run(iters)?;
-            (rust.run(iters)?, p)
+            let c = compiled.as_deref_mut().map(|w| w.run(iters)).transpose()?;
+            (r, p, c)
+        } else {
+            let c = compiled.as_deref_mut().map(|w| w.run(iters)).transpose()?;
+            let p = python.run(iters)?;
+            (rust.run(iters)?, p, c)
         };
         pair += 1;
         let others = meter.and_then(|m| m.others()).unwrap_or(0.0);
@@ -380,17 +419,39 @@ pub fn measure(
         other_load = other_load.max(others);
         rust_times.push(r.seconds / iters as f64);
         python_times.push(p.seconds / iters as f64);
+        if let Some(c) = c {
+            compiled_times.push(c.seconds / iters as f64);
+        }
     }
+    let compiled = match (unavailable, c0) {
+        (Some(why), _) => Compiled::Unavailable(why),
+        (None, Some(c0)) => Compiled::Timed {
+            times: compiled_times,
+            check: c0.check,
+        },
+        (None, None) => Compiled::Skipped,
+    };
     Ok(Measured {
         case: case.clone(),
         threads,
         iters,
         rust: rust_times,
         python: python_times,
+        compiled,
         checks: (r0.check, p0.check),
         reruns,
         other_load,
     })
+}
+
+/// A compiled worker's error as the table shows it: the worker's own message, first line.
+fn reason(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    let text = text
+        .split_once("worker failed: ")
+        .map_or(text.as_str(), |(_, why)| why);
+    let text = text.strip_prefix("not applicable: ").unwrap_or(text);
+    text.lines().next().unwrap_or_default().trim().to_string()
 }
 
 /// NT-Xent peak memory at `n`, each language in a fresh process.
@@ -439,9 +500,24 @@ pub fn run_all(options: &Options) -> Result<Results> {
         let (mut rust, mut python) = start_workers(options, threads)?;
         let (ri, pi) = (rust.info()?, python.info()?);
         check_same_libtorch(&ri, &pi, threads)?;
+        let mut compiled = match options.compile {
+            true => {
+                let mut worker = compiled_worker(options, threads)?;
+                check_same_libtorch(&ri, &worker.info()?, threads)?;
+                Some(worker)
+            }
+            false => None,
+        };
         if results.infos.is_empty() {
             results.infos = vec![ri, pi];
         }
+        let peak = rust.peak(&options.device)?;
+        eprintln!(
+            "peak       {n} × {n} sgemm       {threads} thr  {:.1} GFLOP/s",
+            peak.gflops,
+            n = peak.n
+        );
+        results.peaks.push((threads, peak));
         for (i, case) in selected.iter().enumerate() {
             let wait = std::time::Instant::now();
             load::wait_for_quiet(options.max_other_load, budget.left().min(30.0));
@@ -449,6 +525,7 @@ pub fn run_all(options: &Options) -> Result<Results> {
             let m = measure(
                 &mut rust,
                 &mut python,
+                compiled.as_mut(),
                 case,
                 threads,
                 options,
@@ -457,8 +534,16 @@ pub fn run_all(options: &Options) -> Result<Results> {
             )?;
             let (r, p) = m.medians();
             let (lo, hi) = m.ratio_spread();
+            let compiled_line = match (&m.compiled, m.compiled_ratio()) {
+                (_, Some((ratio, clo, chi))) => format!(
+                    "  compiled {:>10}  compiled/rust {ratio:.2} ({clo:.2}–{chi:.2})",
+                    duration(m.compiled_median().unwrap_or(f64::NAN))
+                ),
+                (Compiled::Unavailable(why), None) => format!("  compiled: {why}"),
+                _ => String::new(),
+            };
             eprintln!(
-                "{:<10} {:<20} {threads} thr  rust {:>10}  python {:>10}  python/rust {:.2} ({lo:.2}–{hi:.2})  reruns {}{}",
+                "{:<10} {:<20} {threads} thr  rust {:>10}  python {:>10}  python/rust {:.2} ({lo:.2}–{hi:.2}){compiled_line}  reruns {}{}",
                 case.workload,
                 case.size,
                 duration(r),
@@ -469,7 +554,7 @@ pub fn run_all(options: &Options) -> Result<Results> {
             );
             results.timings.push(m);
         }
-        drop((rust, python));
+        drop((rust, python, compiled));
         if !options.skip_memory
             && (options.only.is_empty()
                 || options.only.iter().any(|o| "nt_xent".contains(o.as_str())))

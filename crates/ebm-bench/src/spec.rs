@@ -166,7 +166,105 @@ pub enum Spec {
     },
 }
 
+/// Multiply-adds per row of an MLP of these widths (input, hidden…, output).
+fn macs(widths: &[i64]) -> f64 {
+    widths.windows(2).map(|w| (w[0] * w[1]) as f64).sum()
+}
+
+/// `first`, then `hidden`, then `last`.
+fn widths(first: i64, hidden: &[i64], last: i64) -> Vec<i64> {
+    let mut w = vec![first];
+    w.extend_from_slice(hidden);
+    w.push(last);
+    w
+}
+
 impl Spec {
+    /// Floating-point operations of one iteration's matrix products (two per multiply-add),
+    /// as the algorithm is written: an MLP's forward pass costs 2·rows·Σ wᵢwᵢ₊₁, its input
+    /// gradient as much again, its weight gradient as much again. Elementwise work is not
+    /// counted. `None` where the count depends on the data (the descent to a tolerance,
+    /// whose rows leave the batch as they converge).
+    pub fn matmul_flops(&self) -> Option<f64> {
+        Some(match self {
+            Spec::Train {
+                batch,
+                in_dim,
+                hidden,
+                classes,
+                ..
+            } => {
+                let w = widths(*in_dim, hidden, *classes);
+                let rows = *batch as f64;
+                // Forward, weight gradients, and input gradients of every layer but the first.
+                2.0 * rows * (3.0 * macs(&w) - (w[0] * w[1]) as f64)
+            }
+            Spec::Descent { tolerance, .. } if *tolerance > 0.0 => return None,
+            Spec::Descent {
+                batch,
+                restarts,
+                steps,
+                hidden,
+                embed,
+                ..
+            } => {
+                // G_x and G_y have the same widths (x and y are 1-D).
+                let g = macs(&widths(1, hidden, *embed));
+                let rows = (batch * restarts) as f64;
+                // G_x once; per step G_y's forward and input gradient; the final energies.
+                2.0 * (*batch as f64) * g + 2.0 * rows * g * (2.0 * *steps as f64 + 1.0)
+            }
+            Spec::Dfo {
+                batch,
+                samples,
+                iterations,
+                hidden,
+                embed,
+                ..
+            } => {
+                let gy = macs(&widths(1, hidden, *embed));
+                let rows = (batch * samples) as f64;
+                2.0 * (*batch as f64) * gy + 2.0 * rows * gy * (*iterations as f64 + 1.0)
+            }
+            Spec::Langevin {
+                chains,
+                steps,
+                hidden,
+                ..
+            } => 4.0 * (*chains as f64) * macs(&widths(2, hidden, 1)) * *steps as f64,
+            Spec::Mala {
+                chains,
+                warmup,
+                samples,
+                hidden,
+                ..
+            } => {
+                let evaluations = 1 + warmup + samples;
+                4.0 * (*chains as f64) * macs(&widths(2, hidden, 1)) * evaluations as f64
+            }
+            Spec::Hmc {
+                chains,
+                warmup,
+                samples,
+                leapfrog_steps,
+                hidden,
+                ..
+            } => {
+                let evaluations = 1 + (warmup + samples) * leapfrog_steps;
+                4.0 * (*chains as f64) * macs(&widths(2, hidden, 1)) * evaluations as f64
+            }
+            // The 2N × 2N similarity table, and its two products in the backward pass.
+            Spec::NtXent { n, dim, .. } => 6.0 * ((2 * n) as f64).powi(2) * *dim as f64,
+            Spec::Exhaustive {
+                batch,
+                in_dim,
+                hidden,
+                classes,
+                ..
+            } => 2.0 * (*batch as f64) * macs(&widths(*in_dim, hidden, *classes)),
+        })
+    }
+
     /// The most timed block pairs worth running for this case: a whole DFO inference takes
     /// seconds, so three pairs (their median) instead of the run's default.
     pub fn max_reps(&self) -> Option<usize> {
@@ -198,6 +296,12 @@ pub enum Request {
         /// Iterations in the timed block.
         iters: usize,
     },
+    /// The machine's single-precision matrix-multiply rate through libtorch on `device`
+    /// (Rust worker only): answers [`Peak`].
+    Peak {
+        /// `cpu` or `cuda`.
+        device: String,
+    },
     /// Exit.
     Quit,
 }
@@ -213,6 +317,15 @@ pub struct Info {
     pub threads: i64,
     /// `torch.__version__` on the Python side; the tch version on the Rust side.
     pub version: String,
+}
+
+/// The answer to [`Request::Peak`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Peak {
+    /// The matrices' order n (an n × n by n × n product, 2n³ operations).
+    pub n: i64,
+    /// The best rate over the timed products, in GFLOP/s.
+    pub gflops: f64,
 }
 
 /// A worker's answer to [`Request::Run`].

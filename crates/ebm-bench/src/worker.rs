@@ -4,7 +4,7 @@
 //! `{"ok": true, "reply": ...}` or `{"ok": false, "error": "..."}`. The Rust worker is this
 //! binary (`ebm-bench worker`), the Python worker is `bench/torch_bench.py worker`.
 
-use crate::spec::{loaded_libtorch, Info, Request, Timing};
+use crate::spec::{loaded_libtorch, Info, Peak, Request, Timing};
 use crate::workloads::{self, Workload};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::de::DeserializeOwned;
@@ -80,7 +80,36 @@ fn handle(request: &Request, case: &mut Option<Box<dyn Workload>>) -> Result<ser
             };
             serde_json::to_value(case.run(*iters)?)?
         }
+        Request::Peak { device } => serde_json::to_value(peak(workloads::parse_device(device)?)?)?,
         Request::Quit => serde_json::Value::Null,
+    })
+}
+
+/// The order of the peak's matrices: large enough for the BLAS to reach its best rate, small
+/// enough for a product to take well under a second on one core.
+const PEAK_ORDER: i64 = 2048;
+
+/// The best of seven timed `n × n` single-precision products (after two untimed ones), into
+/// a preallocated output: the machine's matrix-multiply peak through libtorch at the
+/// worker's thread count.
+fn peak(device: tch::Device) -> Result<Peak> {
+    let n = PEAK_ORDER;
+    let options = (tch::Kind::Float, device);
+    let a = tch::Tensor::f_randn([n, n], options)?;
+    let b = tch::Tensor::f_randn([n, n], options)?;
+    let out = tch::Tensor::f_empty([n, n], options)?;
+    let mut best = f64::INFINITY;
+    for rep in 0..9 {
+        let start = std::time::Instant::now();
+        let _ = a.f_mm_out(&out, &b)?;
+        let _ = out.f_sum(tch::Kind::Double)?.f_double_value(&[])?;
+        if rep >= 2 {
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+    }
+    Ok(Peak {
+        n,
+        gflops: 2.0 * (n as f64).powi(3) / best / 1e9,
     })
 }
 
@@ -147,6 +176,13 @@ impl Worker {
     /// Times a block of `iters` iterations.
     pub fn run(&mut self, iters: usize) -> Result<Timing> {
         self.request(&Request::Run { iters })
+    }
+
+    /// The machine's matrix-multiply peak on `device` (Rust worker only).
+    pub fn peak(&mut self, device: &str) -> Result<Peak> {
+        self.request(&Request::Peak {
+            device: device.to_string(),
+        })
     }
 
     /// The worker's process id.

@@ -215,6 +215,49 @@ fn rust_and_python_compute_the_same_results() {
 
 #[test]
 #[ignore = "needs EBM_PYTHON"]
+fn compiled_python_computes_the_same_results_or_says_why_not() {
+    let options = Options::new(python());
+    tch::set_num_threads(1);
+    let mut compiled = runner::compiled_worker(&options, 1).expect("compiled worker");
+    assert_eq!(compiled.info().expect("info").language, "python-compiled");
+    // One case per workload (each compiles for seconds), and the descent to a tolerance.
+    let mut seen = Vec::new();
+    let specs = tiny_specs().into_iter().filter(|spec| {
+        let kind = std::mem::discriminant(spec);
+        let to_tolerance = matches!(spec, Spec::Descent { tolerance, .. } if *tolerance > 0.0);
+        let first = !seen.contains(&kind);
+        seen.push(kind);
+        first || to_tolerance
+    });
+    for (i, spec) in specs.enumerate() {
+        let dir = temp_dir(&format!("compiled{i}"));
+        let mut rust = workloads::setup(&spec, &dir, tch::Device::Cpu).expect("rust setup");
+        let setup = compiled.setup(&spec, &dir, "cpu");
+        if let Spec::Descent { tolerance, .. } = spec {
+            if tolerance > 0.0 {
+                // The active set has no compiled form: the worker says so, and goes on.
+                let err = setup.expect_err("no compiled form");
+                assert!(err.to_string().contains("not applicable"), "{err}");
+                continue;
+            }
+        }
+        setup.expect("compiled setup");
+        for iters in [1, 3] {
+            let r = rust.run(iters).expect("rust run");
+            let c = compiled.run(iters).expect("compiled run");
+            assert!(
+                close(r.check, c.check),
+                "{spec:?}, block of {iters}: rust {} vs compiled {}",
+                r.check,
+                c.check
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+#[ignore = "needs EBM_PYTHON"]
 fn a_bad_request_is_an_error_not_a_hang() {
     let options = Options::new(python());
     let mut py = runner::python_worker(&options, 1).expect("python worker");
