@@ -34,33 +34,27 @@ impl Activation {
         }
     }
 
-    /// `upstream ⊙ act′(z)` at the pre-activations `z`, in place: `z` is overwritten (it is
-    /// not needed again) and `upstream` becomes the result, so a layer's backward allocates
-    /// at most two temporaries (silu). softplus′ = σ, relu′ = [z > 0], tanh′ = 1 − tanh²,
-    /// silu′ = σ(z)(1 + z(1 − σ(z))) (softplus′ at z > 20, where libtorch's softplus is z
-    /// itself, is σ(z) here, within 2·10⁻⁹ of autograd's 1).
+    /// `upstream ⊙ act′(z)` at the pre-activations `z`, in place: `upstream` becomes the
+    /// result through libtorch's own fused backward kernels (one pass over the layer, no
+    /// temporary: `softplus_backward`, `threshold_backward`, `silu_backward` write into
+    /// `upstream`; tanh's first turns `z` into tanh(z), which `tanh_backward` reads). These
+    /// are the kernels autograd runs, so the result is autograd's, softplus's threshold at
+    /// z > 20 (derivative 1) included.
     fn backward_(self, mut z: Tensor, upstream: &mut Tensor) -> Result<()> {
+        let out = upstream.shallow_clone();
         match self {
             Activation::Softplus => {
-                let _ = upstream.f_mul_(&z.f_sigmoid_()?)?;
+                let _ = z.f_softplus_backward_grad_input(&out, upstream, 1.0, 20.0)?;
             }
             Activation::Relu => {
-                let _ = upstream.f_mul_(&z.f_gt_(0.0)?)?;
+                let _ = z.f_threshold_backward_grad_input(&out, upstream, 0.0)?;
             }
             Activation::Tanh => {
-                let _ = z.f_tanh_()?.f_square_()?.f_neg_()?.f_add_scalar_(1.0)?;
-                let _ = upstream.f_mul_(&z)?;
+                let _ = z.f_tanh_()?;
+                let _ = Tensor::f_tanh_backward_grad_input(&out, upstream, &z)?;
             }
             Activation::Silu => {
-                let sig = z.f_sigmoid()?;
-                // σ + z·σ·(1 − σ)
-                let mut d = sig.f_neg()?;
-                let _ = d
-                    .f_add_scalar_(1.0)?
-                    .f_mul_(&sig)?
-                    .f_mul_(&z)?
-                    .f_add_(&sig)?;
-                let _ = upstream.f_mul_(&d)?;
+                let _ = z.f_silu_backward_grad_input(&out, upstream)?;
             }
         }
         Ok(())

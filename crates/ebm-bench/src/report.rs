@@ -254,7 +254,8 @@ pub fn markdown(results: &Results, conditions: &Conditions, options: &Options) -
     );
     out.push_str(
         "One iteration is: a training step (train); a whole 100-step descent from all \
-         restarts (descent); a whole 100-step Langevin run (langevin); a whole MALA run of \
+         restarts (descent); a whole DFO inference of 3 rounds and the last energies (dfo); a \
+         whole 100-step Langevin run (langevin); a whole MALA run of \
          20 + 80 proposals (mala) and an HMC run of 4 + 16 proposals of 5 leapfrog steps (hmc), \
          each 100 gradient evaluations, fixed step, the draws kept (ebm also computes each \
          run's ESS and split-R̂, which the PyTorch side does not); one forward and \
