@@ -344,14 +344,15 @@ class Metropolis:
         self.net = mlp(load_weights(folder), "energy", device).requires_grad_(False)
         self.spec = spec
         self.device = device
-        self.transition = None
         self.energy_and_grad = lambda y: energy_and_grad(self.net, y)
+        self.transition = self.whole_transition
         if compiled:
             self.energy_and_grad = func_energy_and_grad(self.net)
             self.transition = compile_step(self.whole_transition)
 
     def whole_transition(self, y, e, g):
-        """A proposal, its energy and gradient, and the accept/reject: one compiled step."""
+        """A proposal, its energy and gradient, and the accept/reject (no tensor here
+        requires a gradient, so eagerly no graph is recorded; compiled, one graph)."""
         s = self.spec
         if s["kind"] == "mala":
             proposal, e_new, g_new, log_alpha = self.mala(y, e, g, s["step_size"])
@@ -361,37 +362,11 @@ class Metropolis:
             )
         accept = torch.rand_like(log_alpha).log() < log_alpha
         keep = accept.unsqueeze(1)
-        return torch.where(keep, proposal, y), torch.where(accept, e_new, e), torch.where(keep, g_new, g), accept
+        y = torch.where(keep, proposal, y)
+        g = torch.where(keep, g_new, g)
+        return y, torch.where(accept, e_new, e), g, accept
 
     def iterate(self):
-        s = self.spec
-        if self.transition is not None:
-            return self.iterate_compiled()
-        c, warmup, samples, h = s["chains"], s["warmup"], s["samples"], s["step_size"]
-        torch.manual_seed(s["seed"] + 2)
-        y = torch.randn(c, 2, device=self.device)
-        e, g = energy_and_grad(self.net, y)
-        kept = torch.empty(samples, c, 2, dtype=torch.float64, device=self.device)
-        kept_e = torch.empty(samples, c, dtype=torch.float64, device=self.device)
-        accepted = torch.zeros((), dtype=torch.float64, device=self.device)
-        for t in range(warmup + samples):
-            if s["kind"] == "mala":
-                proposal, e_new, g_new, log_alpha = self.mala(y, e, g, h)
-            else:
-                proposal, e_new, g_new, log_alpha = self.hmc(y, e, g, h, s["leapfrog_steps"])
-            with torch.no_grad():
-                accept = torch.rand_like(log_alpha).log() < log_alpha
-                keep = accept.unsqueeze(1)
-                y = torch.where(keep, proposal, y)
-                g = torch.where(keep, g_new, g)
-                e = torch.where(accept, e_new, e)
-                if t >= warmup:
-                    accepted += accept.sum(dtype=torch.float64)
-                    kept[t - warmup] = y
-                    kept_e[t - warmup] = e
-        return y.double().sum() + accepted.item() / (samples * c)
-
-    def iterate_compiled(self):
         s = self.spec
         c, warmup, samples = s["chains"], s["warmup"], s["samples"]
         torch.manual_seed(s["seed"] + 2)
@@ -403,9 +378,10 @@ class Metropolis:
         for t in range(warmup + samples):
             y, e, g, accept = self.transition(y, e, g)
             if t >= warmup:
-                accepted += accept.sum(dtype=torch.float64)
-                kept[t - warmup] = y
-                kept_e[t - warmup] = e
+                with torch.no_grad():
+                    accepted += accept.sum(dtype=torch.float64)
+                    kept[t - warmup] = y
+                    kept_e[t - warmup] = e
         return y.double().sum() + accepted.item() / (samples * c)
 
     def mala(self, y, e, g, h):
