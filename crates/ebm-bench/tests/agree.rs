@@ -9,6 +9,7 @@
 
 use ebm_bench::runner::{self, Options};
 use ebm_bench::spec::Spec;
+use ebm_bench::worker::Worker;
 use ebm_bench::workloads;
 use std::path::PathBuf;
 
@@ -128,6 +129,20 @@ fn tiny_specs() -> Vec<Spec> {
     ]
 }
 
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds libtorch's global generator for one test and sets one thread. The Rust workloads
+/// seed it and draw from it in this process; tests run on parallel threads, and without the
+/// lock one test's draws land between another's seed and its draws (HMC's chains then differ
+/// from Python's). Hold the guard for the whole test.
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    let guard = TORCH_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    tch::set_num_threads(1);
+    guard
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ebm-bench-test-{name}-{}", std::process::id()))
 }
@@ -148,9 +163,25 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-4 * a.abs().max(b.abs()).max(1.0)
 }
 
+/// Two blocks on the Rust workload and on a set-up worker agree (the second block continues
+/// from the first: training keeps its Adam state).
+fn blocks_agree(spec: &Spec, rust: &mut dyn workloads::Workload, other: &mut Worker) {
+    for iters in [1, 3] {
+        let r = rust.run(iters).expect("rust run");
+        let o = other.run(iters).expect("worker run");
+        assert!(
+            close(r.check, o.check),
+            "{spec:?}, block of {iters}: rust {} vs {} {}",
+            r.check,
+            other.name(),
+            o.check
+        );
+    }
+}
+
 #[test]
 fn rust_workloads_are_finite_and_seeded_ones_repeat() {
-    tch::set_num_threads(1);
+    let _rng = exclusive();
     let dir = temp_dir("rust");
     for spec in tiny_specs() {
         let mut case = workloads::setup(&spec, &dir, tch::Device::Cpu).expect("setup");
@@ -185,7 +216,7 @@ fn rust_workloads_are_finite_and_seeded_ones_repeat() {
 #[ignore = "needs EBM_PYTHON"]
 fn rust_and_python_compute_the_same_results() {
     let options = Options::new(python());
-    tch::set_num_threads(1);
+    let _rng = exclusive();
     let mut py = runner::python_worker(&options, 1).expect("python worker");
     let info = py.info().expect("info");
     assert_eq!(info.threads, 1);
@@ -198,17 +229,7 @@ fn rust_and_python_compute_the_same_results() {
         let dir = temp_dir(&format!("cmp{i}"));
         let mut rust = workloads::setup(&spec, &dir, tch::Device::Cpu).expect("rust setup");
         py.setup(&spec, &dir, "cpu").expect("python setup");
-        // Two blocks: the second continues from the first (training keeps its Adam state).
-        for iters in [1, 3] {
-            let r = rust.run(iters).expect("rust run");
-            let p = py.run(iters).expect("python run");
-            assert!(
-                close(r.check, p.check),
-                "{spec:?}, block of {iters}: rust {} vs python {}",
-                r.check,
-                p.check
-            );
-        }
+        blocks_agree(&spec, rust.as_mut(), &mut py);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -217,7 +238,7 @@ fn rust_and_python_compute_the_same_results() {
 #[ignore = "needs EBM_PYTHON"]
 fn compiled_python_computes_the_same_results_or_says_why_not() {
     let options = Options::new(python());
-    tch::set_num_threads(1);
+    let _rng = exclusive();
     let mut compiled = runner::compiled_worker(&options, 1).expect("compiled worker");
     assert_eq!(compiled.info().expect("info").language, "python-compiled");
     // One case per workload (each compiles for seconds), and the descent to a tolerance.
@@ -233,24 +254,16 @@ fn compiled_python_computes_the_same_results_or_says_why_not() {
         let dir = temp_dir(&format!("compiled{i}"));
         let mut rust = workloads::setup(&spec, &dir, tch::Device::Cpu).expect("rust setup");
         let setup = compiled.setup(&spec, &dir, "cpu");
-        if let Spec::Descent { tolerance, .. } = spec {
-            if tolerance > 0.0 {
+        match spec {
+            Spec::Descent { tolerance, .. } if tolerance > 0.0 => {
                 // The active set has no compiled form: the worker says so, and goes on.
                 let err = setup.expect_err("no compiled form");
                 assert!(err.to_string().contains("not applicable"), "{err}");
-                continue;
             }
-        }
-        setup.expect("compiled setup");
-        for iters in [1, 3] {
-            let r = rust.run(iters).expect("rust run");
-            let c = compiled.run(iters).expect("compiled run");
-            assert!(
-                close(r.check, c.check),
-                "{spec:?}, block of {iters}: rust {} vs compiled {}",
-                r.check,
-                c.check
-            );
+            _ => {
+                setup.expect("compiled setup");
+                blocks_agree(&spec, rust.as_mut(), &mut compiled);
+            }
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
