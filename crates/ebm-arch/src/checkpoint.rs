@@ -11,6 +11,16 @@ use tch::Tensor;
 /// over it, so a crash or a full disk never leaves a half-written checkpoint in place of a
 /// good one.
 pub fn save_checkpoint(vs: &VarStore, path: &Path) -> Result<()> {
+    write_atomically(path, |tmp| vs.save(tmp))
+}
+
+/// Runs `write` on a temporary `.safetensors` file beside `path`, then renames it over `path`:
+/// a crash or a full disk never leaves a half-written file in place of a good one. `path`
+/// must be a file path ending in `.safetensors`.
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::result::Result<(), tch::TchError>,
+) -> Result<()> {
     if path.file_name().is_none() {
         return Err(EbmError::Checkpoint(format!(
             "{} is not a file path",
@@ -33,7 +43,7 @@ pub fn save_checkpoint(vs: &VarStore, path: &Path) -> Result<()> {
         .suffix(".safetensors")
         .tempfile_in(dir)
         .map_err(|e| EbmError::Checkpoint(format!("cannot write in {}: {e}", dir.display())))?;
-    vs.save(tmp.path())
+    write(tmp.path())
         .map_err(|e| EbmError::Checkpoint(format!("cannot write {}: {e}", tmp.path().display())))?;
     tmp.persist(path).map_err(|e| {
         EbmError::Checkpoint(format!(

@@ -3,9 +3,10 @@
 //! (`ebm-contrastive`).
 
 use crate::learner::{
-    mean, scalar, train, EpochRecord, History, Probe, SampleProbe, TrainConfig, TrainStep,
+    mean, scalar, train_from, EpochRecord, History, Probe, SampleProbe, TrainConfig, TrainStep,
 };
 use crate::mlp::{Activation, Mlp, MlpConfig};
+use crate::optim::OptimizerState;
 use ebm_contrastive::{
     denoising_score_matching, gaussian_log_density, nce_loss, score_matching,
     sliced_score_matching, ContrastiveDivergence, InitNoise, NceNoise, ObjectiveConfig, Projection,
@@ -200,6 +201,21 @@ impl DensityNet {
         seed: u64,
         on_epoch: impl FnMut(&EpochRecord),
     ) -> Result<History> {
+        Ok(self.fit_from(objective, y, config, seed, None, on_epoch)?.0)
+    }
+
+    /// [`DensityNet::fit`] with the optimiser started from a saved state (`None`: fresh),
+    /// returning its final state too (a resumed run). The replay buffer of contrastive
+    /// divergence is not part of it: a resumed run draws a new one.
+    pub fn fit_from(
+        &self,
+        objective: &ObjectiveConfig,
+        y: &Tensor,
+        config: &TrainConfig,
+        seed: u64,
+        start: Option<&OptimizerState>,
+        on_epoch: impl FnMut(&EpochRecord),
+    ) -> Result<(History, OptimizerState)> {
         objective.check()?;
         let objective = match objective {
             ObjectiveConfig::ContrastiveDivergence(c) => Objective::Cd(c.check()?),
@@ -240,7 +256,7 @@ impl DensityNet {
             probe_noise: None,
             negatives: None,
         };
-        train(&mut step, config, seed, on_epoch)
+        train_from(&mut step, config, seed, start, on_epoch)
     }
 
     /// NCE's learnt log-normaliser c, a parameter of the model (made at zero the first time).

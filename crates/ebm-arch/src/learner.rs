@@ -8,89 +8,12 @@
 //! and the energy densities ([`crate::DensityNet`]) are three implementations of
 //! [`TrainStep`].
 
-use ebm_core::check::{check_count, check_momentum, check_non_negative, check_positive};
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
+use ebm_core::check::check_count;
 use ebm_core::{EbmError, Result};
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, OptimizerConfig as _};
+use tch::nn;
 use tch::{Kind, Tensor};
-
-/// The optimizer and its settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum OptimizerConfig {
-    /// Adam (β₁ = 0.9, β₂ = 0.999) with L2 weight decay.
-    Adam {
-        /// Learning rate, > 0.
-        lr: f64,
-        /// Weight decay, ≥ 0.
-        #[serde(default)]
-        weight_decay: f64,
-    },
-    /// Stochastic gradient descent with momentum.
-    Sgd {
-        /// Learning rate, > 0.
-        lr: f64,
-        /// Momentum in [0, 1).
-        #[serde(default)]
-        momentum: f64,
-        /// Weight decay, ≥ 0.
-        #[serde(default)]
-        weight_decay: f64,
-    },
-}
-
-impl Default for OptimizerConfig {
-    fn default() -> Self {
-        OptimizerConfig::Adam {
-            lr: 1e-2,
-            weight_decay: 0.0,
-        }
-    }
-}
-
-impl OptimizerConfig {
-    /// The learning rate.
-    pub fn lr(&self) -> f64 {
-        match *self {
-            OptimizerConfig::Adam { lr, .. } | OptimizerConfig::Sgd { lr, .. } => lr,
-        }
-    }
-
-    /// Checks the hyperparameters; errors name the key (`lr`, `momentum`, `weight_decay`).
-    pub fn check(&self) -> Result<()> {
-        match *self {
-            OptimizerConfig::Adam { lr, weight_decay } => {
-                check_positive("lr", lr)?;
-                check_non_negative("weight_decay", weight_decay)?;
-            }
-            OptimizerConfig::Sgd {
-                lr,
-                momentum,
-                weight_decay,
-            } => {
-                check_positive("lr", lr)?;
-                check_non_negative("weight_decay", weight_decay)?;
-                check_momentum("momentum", momentum)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The optimizer over every trainable variable of `vs` (checked first).
-    pub fn build(&self, vs: &nn::VarStore) -> Result<nn::Optimizer> {
-        self.check()?;
-        Ok(match *self {
-            OptimizerConfig::Adam { lr, weight_decay } => {
-                nn::adam(0.9, 0.999, weight_decay).build(vs, lr)?
-            }
-            OptimizerConfig::Sgd {
-                lr,
-                momentum,
-                weight_decay,
-            } => nn::sgd(momentum, 0.0, weight_decay, false).build(vs, lr)?,
-        })
-    }
-}
 
 /// Training settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,20 +204,35 @@ pub(crate) fn mean(t: &Tensor) -> Result<f64> {
     scalar(&t.f_mean(Kind::Double)?)
 }
 
-/// Trains `model` for `config.epochs` epochs, calling `on_epoch` after every epoch.
+/// Trains `model` for `config.epochs` epochs with a fresh optimiser, calling `on_epoch` after
+/// every epoch: [`train_from`] without a start, keeping the history.
+pub fn train<M: TrainStep + ?Sized>(
+    model: &mut M,
+    config: &TrainConfig,
+    seed: u64,
+    on_epoch: impl FnMut(&EpochRecord),
+) -> Result<History> {
+    Ok(train_from(model, config, seed, None, on_epoch)?.0)
+}
+
+/// Trains `model` for `config.epochs` epochs, calling `on_epoch` after every epoch; returns
+/// the history and the optimiser's final state (to save beside the checkpoint).
 ///
-/// libtorch's generator is seeded with `seed` first; each epoch draws a permutation of the
+/// The optimiser ([`Optimizer`]) starts from `start` when given (a resumed run: the moments
+/// and step counts a previous training ended with) and fresh otherwise. libtorch's generator
+/// is seeded with `seed` first; each epoch draws a permutation of the
 /// rows and steps the optimiser (`zero_grad`, `backward`, `step`) once per batch, after one
 /// power iteration on every spectrally normalised layer ([`crate::MlpConfig::spectral_norm`]). An epoch
 /// whose mean loss is NaN or infinite stops training with [`EbmError::Diverged`]: the epoch,
 /// the loss before it, and the settings to change (the learning rate, and the model's own,
 /// [`TrainStep::divergence_hint`]).
-pub fn train<M: TrainStep + ?Sized>(
+pub fn train_from<M: TrainStep + ?Sized>(
     model: &mut M,
     config: &TrainConfig,
     seed: u64,
+    start: Option<&OptimizerState>,
     mut on_epoch: impl FnMut(&EpochRecord),
-) -> Result<History> {
+) -> Result<(History, OptimizerState)> {
     config.check()?;
     let seed = i64::try_from(seed).map_err(|_| EbmError::Hyperparameter {
         name: "seed".into(),
@@ -311,7 +249,7 @@ pub fn train<M: TrainStep + ?Sized>(
     }
     let device = model.var_store().device();
     tch::manual_seed(seed);
-    let mut optimizer = config.optimizer.build(model.var_store())?;
+    let mut optimizer = Optimizer::new(&config.optimizer, model.var_store(), start)?;
     let spectral = crate::mlp::spectral_layers(model.var_store())?;
     model.begin()?;
     let initial = model.probe()?;
@@ -353,7 +291,7 @@ pub fn train<M: TrainStep + ?Sized>(
             };
             optimizer.zero_grad();
             value.f_backward()?;
-            optimizer.step();
+            optimizer.step()?;
             steps += 1;
             total = total.f_add(&value.f_detach()?.f_to_kind(Kind::Double)?)?;
             batches += 1;
@@ -393,5 +331,5 @@ pub fn train<M: TrainStep + ?Sized>(
         on_epoch(&record);
         history.epochs.push(record);
     }
-    Ok(history)
+    Ok((history, optimizer.state()?))
 }

@@ -51,6 +51,7 @@ pub mod latent;
 pub mod learner;
 pub mod mlp;
 pub mod models;
+pub mod optim;
 pub mod siamese;
 pub mod trainer;
 
@@ -63,9 +64,10 @@ pub use config::{ClassifierConfig, ImplicitRegressionConfig, LatentModelConfig, 
 pub use density::{DensityConfig, DensityEnergy, DensityNet};
 pub use latent::{Coupling, LatentModel, LatentRegressionEnergy};
 pub use learner::{
-    train, EpochRecord, History, OptimizerConfig, Probe, SampleProbe, TrainConfig, TrainStep,
+    train, train_from, EpochRecord, History, Probe, SampleProbe, TrainConfig, TrainStep,
 };
 pub use mlp::{spectral_power_iteration, Activation, Mlp, MlpConfig};
 pub use models::{Binary, ImplicitRegression, MultiClass, Regression};
+pub use optim::{Optimizer, OptimizerConfig, OptimizerState};
 pub use siamese::{Siamese, SiameseConfig, SiameseScores, ViewsConfig};
-pub use trainer::{batch_energies, fit, train_step, BatchEnergies};
+pub use trainer::{batch_energies, fit, fit_from, train_step, BatchEnergies};

@@ -3,8 +3,11 @@
 //! with NT-Xent (contrastive, in-batch negatives), VICReg or Barlow Twins (non-contrastive),
 //! from `ebm-contrastive`.
 
-use crate::learner::{mean, scalar, train, EpochRecord, History, Probe, TrainConfig, TrainStep};
+use crate::learner::{
+    mean, scalar, train_from, EpochRecord, History, Probe, TrainConfig, TrainStep,
+};
 use crate::mlp::{Mlp, MlpConfig};
+use crate::optim::OptimizerState;
 use ebm_contrastive::{normalize, Distance, ObjectiveConfig};
 use ebm_core::{EbmError, Result};
 use serde::{Deserialize, Serialize};
@@ -233,6 +236,20 @@ impl Siamese {
         seed: u64,
         on_epoch: impl FnMut(&EpochRecord),
     ) -> Result<History> {
+        Ok(self.fit_from(objective, x, config, seed, None, on_epoch)?.0)
+    }
+
+    /// [`Siamese::fit`] with the optimiser started from a saved state (`None`: fresh),
+    /// returning its final state too (a resumed run).
+    pub fn fit_from(
+        &self,
+        objective: &ObjectiveConfig,
+        x: &Tensor,
+        config: &TrainConfig,
+        seed: u64,
+        start: Option<&OptimizerState>,
+        on_epoch: impl FnMut(&EpochRecord),
+    ) -> Result<(History, OptimizerState)> {
         let objective = Objective::new(objective)?;
         let n = x.size()[0];
         let probe_x = x.f_narrow(0, 0, (config.probe_size as i64).min(n).max(2).min(n))?;
@@ -242,7 +259,7 @@ impl Siamese {
             x: x.shallow_clone(),
             probe_x,
         };
-        train(&mut step, config, seed, on_epoch)
+        train_from(&mut step, config, seed, start, on_epoch)
     }
 
     /// Evaluation on held-out rows `queries` (labels `query_labels`) against the training rows

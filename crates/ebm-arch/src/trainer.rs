@@ -2,7 +2,8 @@
 //! a batch, one step, the probe, and [`fit`] through the one loop of [`crate::learner`].
 
 use crate::architecture::{Answers, Architecture, ContinuousAnswers, Integration};
-use crate::learner::{train, EpochRecord, History, Probe, TrainConfig, TrainStep};
+use crate::learner::{train_from, EpochRecord, History, Probe, TrainConfig, TrainStep};
+use crate::optim::{Optimizer, OptimizerState};
 use ebm_core::{EbmError, Result};
 use ebm_loss::{
     energy_spread, most_offending_continuous, most_offending_finite, Loss, LossInput, Reduction,
@@ -316,14 +317,14 @@ fn batch_loss<A: Architecture + ?Sized>(
 pub fn train_step<A: Architecture + ?Sized>(
     model: &A,
     loss: &dyn Loss,
-    optimizer: &mut nn::Optimizer,
+    optimizer: &mut Optimizer,
     x: &Tensor,
     y: &Tensor,
 ) -> Result<Tensor> {
     let value = batch_loss(model, loss, x, y)?;
     optimizer.zero_grad();
     value.f_backward()?;
-    optimizer.step();
+    optimizer.step()?;
     Ok(value.f_detach()?)
 }
 
@@ -343,9 +344,25 @@ pub fn fit<A: Architecture + ?Sized>(
     seed: u64,
     on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<History> {
+    Ok(fit_from(model, loss, x, y, config, seed, None, on_epoch)?.0)
+}
+
+/// [`fit`] with the optimiser started from a saved state (`None`: fresh), returning its final
+/// state too: how a resumed run continues ([`crate::learner::train_from`]).
+#[allow(clippy::too_many_arguments)]
+pub fn fit_from<A: Architecture + ?Sized>(
+    model: &A,
+    loss: &dyn Loss,
+    x: &Tensor,
+    y: &Tensor,
+    config: &TrainConfig,
+    seed: u64,
+    start: Option<&OptimizerState>,
+    on_epoch: impl FnMut(&EpochRecord),
+) -> Result<(History, OptimizerState)> {
     config.check()?;
     let mut step = Supervised::new(model, loss, x, y, config.probe_size)?;
-    train(&mut step, config, seed, on_epoch)
+    train_from(&mut step, config, seed, start, on_epoch)
 }
 
 /// An architecture, a loss and its data, as a [`TrainStep`].

@@ -17,7 +17,6 @@ use ebm_core::{
 use ebm_loss::Hinge;
 use std::path::Path;
 use std::time::Instant;
-use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 /// A benchmark computation, built once and run many times.
@@ -83,7 +82,7 @@ pub fn setup(spec: &Spec, dir: &Path, device: Device) -> Result<Box<dyn Workload
 struct Train {
     model: MultiClass,
     loss: Hinge,
-    optimizer: nn::Optimizer,
+    optimizer: ebm_arch::Optimizer,
     batches: Vec<(Tensor, Tensor)>,
     next: usize,
 }

@@ -231,7 +231,7 @@ fn run_command(
     let (path, resume) = match (config, resume) {
         (Some(path), None) => (path.to_path_buf(), None),
         (None, Some(dir)) => {
-            for file in ["config.toml", "model.safetensors"] {
+            for file in ["config.toml", "model.safetensors", "optimizer.safetensors"] {
                 if !dir.join(file).is_file() {
                     bail!(
                         "run folder {}: has no {file}, so it cannot be resumed",
@@ -239,10 +239,7 @@ fn run_command(
                     );
                 }
             }
-            let resume = Resume {
-                dir: dir.to_path_buf(),
-                checkpoint: dir.join("model.safetensors"),
-            };
+            let resume = Resume::from_dir(dir);
             (dir.join("config.toml"), Some(resume))
         }
         _ => bail!("give a config file or --resume RUN_DIR"),

@@ -2,7 +2,7 @@
 //!
 //! The report goes to `<runs>/<name>/<timestamp>/` (UTC, `YYYYMMDD-HHMMSS`; `-2`, `-3`, … when
 //! that folder exists): `config.toml` (resolved), `metrics.json`, `history.csv`,
-//! `model.safetensors`, `scaler.json` (the fitted scalers), `labels.json` (classes),
+//! `model.safetensors`, `optimizer.safetensors` (the optimiser's state), `scaler.json` (the fitted scalers), `labels.json` (classes),
 //! `predictions.csv` (the five architectures), `run.json` (time, machine settings) and PNG plots: `curves.png` always,
 //! `energy_landscape.png` for 1-D x and y, `decision_regions.png` for 2-D classification,
 //! `density.png` for 2-D densities. Everything is written to a temporary folder beside it and
@@ -11,11 +11,11 @@
 use crate::config::read::LoadedConfig;
 use crate::error::RunError;
 use crate::evaluate::training_curves;
-use crate::experiment::{RunContext, Split};
+use crate::experiment::{ResumeFrom, RunContext, Split};
 use crate::preprocess::Preprocess;
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{utc_rfc3339, utc_stamp, write_history, Metrics, RunFolder, COLLAPSE_RATIO};
-use ebm_arch::History;
+use ebm_arch::{History, OptimizerState};
 use ebm_core::check::human_bytes;
 use ebm_data::{split_rows, Dataset, TargetKind};
 use std::path::{Path, PathBuf};
@@ -40,6 +40,19 @@ pub struct Resume {
     pub dir: PathBuf,
     /// Its checkpoint.
     pub checkpoint: PathBuf,
+    /// Its optimiser's final state (Adam's moments and step counts, or SGD's momentum).
+    pub optimizer: PathBuf,
+}
+
+impl Resume {
+    /// The finished run in `dir`: its `model.safetensors` and `optimizer.safetensors`.
+    pub fn from_dir(dir: &Path) -> Self {
+        Resume {
+            dir: dir.to_path_buf(),
+            checkpoint: dir.join("model.safetensors"),
+            optimizer: dir.join("optimizer.safetensors"),
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -80,6 +93,24 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
     let config = &loaded.config;
     config.check()?;
     let device = config.device.device()?;
+
+    // The optimiser state to continue from, read before anything is written: a broken one
+    // stops the run before its folder exists. Another optimiser kind starts fresh.
+    let resumed = match &options.resume {
+        Some(resume) => {
+            let state = OptimizerState::load(&resume.optimizer)?;
+            let kind = config.train.optimizer.kind_name();
+            let note = match state.kind() == kind {
+                true => format!("continued after {} steps", state.steps()?),
+                false => format!(
+                    "fresh: the resumed run trained with {}, this one with {kind}",
+                    state.kind()
+                ),
+            };
+            Some((resume, (state.kind() == kind).then_some(state), note))
+        }
+        None => None,
+    };
 
     tch::set_num_threads(config.threads as i32);
     tch::manual_seed(config.seed as i64);
@@ -125,7 +156,10 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         data: &split_data,
         folder: &folder,
         progress: &progress,
-        resume: options.resume.as_ref().map(|r| r.checkpoint.as_path()),
+        resume: resumed.as_ref().map(|(resume, state, _)| ResumeFrom {
+            checkpoint: resume.checkpoint.as_path(),
+            optimizer: state.as_ref(),
+        }),
     };
     let trained = config.model.experiment().run(&context)?;
     let train_seconds = train_clock.elapsed().as_secs_f64();
@@ -202,6 +236,7 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         "device": format!("{device:?}"),
         "threads": config.threads,
         "resumed_from": options.resume.as_ref().map(|r| r.dir.display().to_string()),
+        "optimizer_state": resumed.as_ref().map(|(_, _, note)| note.as_str()),
         "ebm_lab_version": env!("CARGO_PKG_VERSION"),
     });
     write(
@@ -226,7 +261,8 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
 }
 
 /// A run's files, at most: plots and small files (8 MiB), a checkpoint (32 MiB is ample for the
-/// widths the memory check lets through on most machines; larger ones are rare), and
+/// widths the memory check lets through on most machines; larger ones are rare) and the
+/// optimiser's state (twice the checkpoint: Adam's two moments), and
 /// `predictions.csv` (about 24 bytes a cell, a cell per class and per probability, or per
 /// coordinate of the answers in the prediction set).
 fn disk_needed(data: &Dataset) -> u64 {
@@ -235,7 +271,7 @@ fn disk_needed(data: &Dataset) -> u64 {
         TargetKind::Binary => 7,
         TargetKind::Regression | TargetKind::Density => 8 * data.y_dim().unwrap_or(1) as u64 + 5,
     };
-    40 * 1024 * 1024 + data.len().max(0) as u64 * cells * 24
+    (8 + 3 * 32) * 1024 * 1024 + data.len().max(0) as u64 * cells * 24
 }
 
 /// Refuses to start a run whose report would not fit on the disk of `runs_dir` (its nearest

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{run_in, TempDir};
+use ebm_arch::OptimizerState;
 use ebm_lab::{Resume, RunConfig, RunError, RunOptions, TrainedRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -280,16 +281,54 @@ fn resume_continues_from_the_checkpoint_into_a_new_folder() {
     let options = RunOptions {
         runs_dir: runs.path().to_path_buf(),
         progress: ebm_lab::ProgressMode::Quiet,
-        resume: Some(Resume {
-            dir: first.dir.clone(),
-            checkpoint: first.dir.join("model.safetensors"),
-        }),
+        resume: Some(Resume::from_dir(&first.dir)),
     };
     let resumed = ebm_lab::run(&loaded, &options).expect("resumes");
     assert_ne!(resumed.dir, first.dir);
     let info: serde_json::Value =
         serde_json::from_str(&read(&resumed.dir.join("run.json"))).expect("json");
     assert_eq!(info["resumed_from"], first.dir.display().to_string());
+    // The optimiser continues: the first run's steps (its config's epochs of ⌈rows/batch⌉).
+    let first_state =
+        OptimizerState::load(&first.dir.join("optimizer.safetensors")).expect("state");
+    let steps = first_state.steps().expect("steps");
+    assert!(steps > 0);
+    assert_eq!(
+        info["optimizer_state"],
+        format!("continued after {steps} steps")
+    );
+    let resumed_state =
+        OptimizerState::load(&resumed.dir.join("optimizer.safetensors")).expect("state");
+    assert!(resumed_state.steps().expect("steps") > steps);
+    // Another optimiser starts fresh, and says so.
+    let sgd = RunConfig::load_with(
+        &first.dir.join("config.toml"),
+        &[
+            "train.epochs=1".into(),
+            "train.optimizer={ kind = \"sgd\", lr = 0.01 }".into(),
+        ],
+    )
+    .expect("the run's config loads");
+    let switched = ebm_lab::run(&sgd, &options).expect("resumes with sgd");
+    let info: serde_json::Value =
+        serde_json::from_str(&read(&switched.dir.join("run.json"))).expect("json");
+    assert_eq!(
+        info["optimizer_state"],
+        "fresh: the resumed run trained with adam, this one with sgd"
+    );
+    // A broken optimiser state stops the run before it writes anything.
+    let before = std::fs::read_dir(runs.path().join("again"))
+        .expect("runs")
+        .count();
+    std::fs::write(first.dir.join("optimizer.safetensors"), b"broken").expect("write");
+    let err = ebm_lab::run(&loaded, &options).expect_err("a broken state");
+    assert!(err.to_string().contains("optimizer.safetensors"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(runs.path().join("again"))
+            .expect("runs")
+            .count(),
+        before
+    );
     // It starts where the first run ended, not from scratch.
     let fresh = run_in(
         &RunConfig::load_with(&path, &["train.epochs=2".into()]).expect("ok"),

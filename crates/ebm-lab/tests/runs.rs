@@ -58,6 +58,7 @@ fn tiny_runs_write_every_report_file() {
             "history.csv",
             "metrics.json",
             "model.safetensors",
+            "optimizer.safetensors",
             "run.json",
             "scaler.json",
         ];

@@ -10,7 +10,7 @@ use crate::evaluate::{
 };
 use crate::predictions::predict_table;
 use crate::sections::LossSection;
-use ebm_arch::{fit, load_checkpoint, save_checkpoint, Answers, Architecture, YRange};
+use ebm_arch::{fit_from, Answers, Architecture, YRange};
 use ebm_core::{calibration, EbmError};
 use ebm_data::{Dataset, TargetKind};
 use std::collections::BTreeMap;
@@ -106,23 +106,21 @@ fn run_architecture(
     let data = context.data;
     let eval = context.eval;
     let loss = loss.build()?;
-    if let Some(checkpoint) = context.resume {
-        load_checkpoint(model.var_store_mut(), checkpoint)?;
-    }
+    let start = context.start(model.var_store_mut())?;
     let model: &dyn Architecture = model;
     let (fit_rows, calibration_rows, calibration_index) = calibration_split(context, model)?;
-    let history = fit(
+    let (history, optimizer) = fit_from(
         model,
         loss.as_ref(),
         &fit_rows.x,
         &fit_rows.y,
         context.train,
         context.seed,
+        start,
         |r| context.progress.epoch(r),
     )?;
     context.progress.finish();
-    // The checkpoint as soon as training ends: a full disk shows before evaluating.
-    save_checkpoint(model.var_store(), &context.folder.file("model.safetensors"))?;
+    context.save_trained(model.var_store(), &optimizer)?;
     let mut metrics = BTreeMap::new();
     let mut beta = 1.0;
     match model.answers() {

@@ -6,7 +6,9 @@ use crate::preprocess::Preprocess;
 use crate::progress::Progress;
 use crate::report::RunFolder;
 use crate::sections::{EvalConfig, LossSection};
-use ebm_arch::{Architecture, History, TrainConfig};
+use ebm_arch::{
+    load_checkpoint, save_checkpoint, Architecture, History, OptimizerState, TrainConfig,
+};
 use ebm_data::{CsvTask, DataConfig, Dataset, SplitRows, TargetKind};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -173,11 +175,46 @@ pub struct RunContext<'a> {
     pub folder: &'a RunFolder,
     /// Progress display: call `epoch` from training and `finish` after it.
     pub progress: &'a Progress,
-    /// A checkpoint to start from instead of a fresh initialisation (`run --resume`).
-    pub resume: Option<&'a Path>,
+    /// A finished run to continue (`run --resume`) instead of a fresh initialisation.
+    pub resume: Option<ResumeFrom<'a>>,
+}
+
+/// What a resumed run starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct ResumeFrom<'a> {
+    /// The checkpoint to load before training.
+    pub checkpoint: &'a Path,
+    /// The optimiser state to start from; `None` when the config changed the optimiser's kind
+    /// (the new one starts fresh).
+    pub optimizer: Option<&'a OptimizerState>,
 }
 
 impl RunContext<'_> {
+    /// Loads the checkpoint of the run being resumed into `vs` (nothing for a fresh run) and
+    /// returns the optimiser state training starts from (`None`: fresh).
+    pub fn start(&self, vs: &mut tch::nn::VarStore) -> Result<Option<&OptimizerState>, RunError> {
+        match self.resume {
+            Some(resume) => {
+                load_checkpoint(vs, resume.checkpoint)?;
+                Ok(resume.optimizer)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Saves the trained model (`model.safetensors`) and the optimiser's final state
+    /// (`optimizer.safetensors`, what a later `run --resume` continues from), as soon as
+    /// training ends: a full disk shows before evaluating.
+    pub fn save_trained(
+        &self,
+        vs: &tch::nn::VarStore,
+        optimizer: &OptimizerState,
+    ) -> Result<(), RunError> {
+        save_checkpoint(vs, &self.folder.file("model.safetensors"))?;
+        optimizer.save(&self.folder.file("optimizer.safetensors"))?;
+        Ok(())
+    }
+
     /// A plot title: the run's name, what is shown, the loss.
     pub fn title(&self, what: &str) -> String {
         format!("{}: {what}, {} loss", self.name, self.loss.kind_name())

@@ -7,9 +7,7 @@ use super::base::{insert, Dims, Experiment, Losses, RunContext, Targets, Trained
 use crate::error::RunError;
 use crate::evaluate::density_figure;
 use crate::sections::LossSection;
-use ebm_arch::{
-    load_checkpoint, save_checkpoint, Architecture, DensityConfig, DensityNet, TrainConfig,
-};
+use ebm_arch::{Architecture, DensityConfig, DensityNet, TrainConfig};
 use ebm_contrastive::Distance;
 use ebm_core::{ais_log_z, AisBase, AisConfig, EbmError, Energy};
 use std::collections::BTreeMap;
@@ -85,18 +83,20 @@ impl Experiment for DensityConfig {
         let (data, eval) = (context.data, context.eval);
         let dim = data.train.y_dim().unwrap_or(2);
         let mut net = DensityNet::new(dim, self, data.device)?;
-        if let Some(checkpoint) = context.resume {
-            load_checkpoint(net.var_store_mut(), checkpoint)?;
-        }
+        let optimizer_start = context.start(net.var_store_mut())?;
         // The same noise starts the chains before and after training.
         let start = net.noise(eval.samples as i64)?;
         let untrained = net.sample(&start, eval.sample_steps)?;
-        let history = net.fit(objective, &data.train.y, context.train, context.seed, |r| {
-            context.progress.epoch(r)
-        })?;
+        let (history, optimizer) = net.fit_from(
+            objective,
+            &data.train.y,
+            context.train,
+            context.seed,
+            optimizer_start,
+            |r| context.progress.epoch(r),
+        )?;
         context.progress.finish();
-        // The checkpoint as soon as training ends: a full disk shows before evaluating.
-        save_checkpoint(net.var_store(), &context.folder.file("model.safetensors"))?;
+        context.save_trained(net.var_store(), &optimizer)?;
         let samples = net.sample(&start, eval.sample_steps)?;
         let all = data.all_cpu.y.to_device(data.device);
         let sample_distance = mean_distance_to(&samples, &all)?;

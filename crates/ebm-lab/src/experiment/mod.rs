@@ -19,7 +19,7 @@ mod multi_class;
 mod regression;
 mod siamese;
 
-pub use base::{Dims, Experiment, Losses, RunContext, Split, Targets, Trained};
+pub use base::{Dims, Experiment, Losses, ResumeFrom, RunContext, Split, Targets, Trained};
 pub use binary::BinaryConfig;
 pub use multi_class::MultiClassConfig;
 

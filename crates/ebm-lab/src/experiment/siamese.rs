@@ -4,9 +4,7 @@
 use super::base::{insert, Dims, Experiment, Losses, RunContext, Targets, Trained};
 use crate::error::RunError;
 use crate::sections::LossSection;
-use ebm_arch::{
-    load_checkpoint, save_checkpoint, Architecture, Siamese, SiameseConfig, TrainConfig,
-};
+use ebm_arch::{Architecture, Siamese, SiameseConfig, TrainConfig};
 use ebm_core::EbmError;
 use ebm_data::Dataset;
 use std::collections::BTreeMap;
@@ -74,15 +72,17 @@ impl Experiment for SiameseConfig {
         };
         let data = context.data;
         let mut net = Siamese::new(data.train.x_dim(), self, data.device)?;
-        if let Some(checkpoint) = context.resume {
-            load_checkpoint(net.var_store_mut(), checkpoint)?;
-        }
-        let history = net.fit(objective, &data.train.x, context.train, context.seed, |r| {
-            context.progress.epoch(r)
-        })?;
+        let start = context.start(net.var_store_mut())?;
+        let (history, optimizer) = net.fit_from(
+            objective,
+            &data.train.x,
+            context.train,
+            context.seed,
+            start,
+            |r| context.progress.epoch(r),
+        )?;
         context.progress.finish();
-        // The checkpoint as soon as training ends: a full disk shows before evaluating.
-        save_checkpoint(net.var_store(), &context.folder.file("model.safetensors"))?;
+        context.save_trained(net.var_store(), &optimizer)?;
         let queries = &data.test;
         let scores = net.evaluate(
             &data.train.x,
