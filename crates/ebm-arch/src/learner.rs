@@ -289,9 +289,7 @@ pub fn train_from<M: TrainStep + ?Sized>(
                 }
                 Err(e) => return Err(e),
             };
-            optimizer.zero_grad();
-            value.f_backward()?;
-            optimizer.step()?;
+            optimizer.backward_step(&value)?;
             steps += 1;
             total = total.f_add(&value.f_detach()?.f_to_kind(Kind::Double)?)?;
             batches += 1;

@@ -11,9 +11,11 @@
 //!   ε = 1e-8, m = v = 0 at the start;
 //! - SGD: g ← ∇ + λθ; b ← μb + g (b = g at the first step); θ ← θ − lr·b (b = g when μ = 0).
 //!
-//! Each step runs a fixed sequence of in-place and `_out` kernels on buffers made once, so a
-//! step allocates nothing. A parameter without a gradient (unused by the loss) is skipped and
-//! its step count does not advance, as in PyTorch.
+//! A step ([`Optimizer::backward_step`]) takes the gradients of the loss from autograd as
+//! fresh tensors (no `.grad` to zero, nothing accumulated) and runs a fixed sequence of in-place
+//! and `_out` kernels on buffers made once: besides autograd's gradients it allocates nothing.
+//! A parameter without a gradient (unused by the loss) is skipped and its step count does not
+//! advance, as in PyTorch.
 
 use crate::checkpoint::write_atomically;
 use ebm_core::check::{check_momentum, check_non_negative, check_positive};
@@ -348,19 +350,15 @@ impl Optimizer {
         &self.config
     }
 
-    /// Zeroes the gradient of every variable (in place: the next backward pass accumulates
-    /// into the same buffers).
-    pub fn zero_grad(&mut self) {
-        for slot in &mut self.slots {
-            slot.value.zero_grad();
-        }
-    }
-
-    /// One update of every variable that has a gradient.
-    pub fn step(&mut self) -> Result<()> {
+    /// One update: the gradients of `loss` (a scalar) with respect to every variable, by
+    /// autograd into fresh tensors (the variables' `.grad` fields are neither read nor
+    /// written, so nothing needs zeroing and nothing accumulates), then the step. A variable
+    /// the loss does not use is skipped and its step count does not advance, as in PyTorch.
+    pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
+        let values: Vec<&Tensor> = self.slots.iter().map(|s| &s.value).collect();
+        let grads = Tensor::f_run_backward(&[loss], &values, false, false)?;
         let _guard = tch::no_grad_guard();
-        for slot in &mut self.slots {
-            let grad = slot.value.grad();
+        for (slot, grad) in self.slots.iter_mut().zip(grads) {
             if !grad.defined() {
                 continue;
             }

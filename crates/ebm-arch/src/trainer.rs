@@ -322,9 +322,7 @@ pub fn train_step<A: Architecture + ?Sized>(
     y: &Tensor,
 ) -> Result<Tensor> {
     let value = batch_loss(model, loss, x, y)?;
-    optimizer.zero_grad();
-    value.f_backward()?;
-    optimizer.step()?;
+    optimizer.backward_step(&value)?;
     Ok(value.f_detach()?)
 }
 

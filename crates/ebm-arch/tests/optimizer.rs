@@ -52,16 +52,17 @@ fn regression_loss(vs: &nn::VarStore, k: i64) -> Tensor {
 
 fn run(optimizer: &mut Optimizer, vs: &nn::VarStore, steps: std::ops::Range<i64>) {
     for k in steps {
-        optimizer.zero_grad();
-        regression_loss(vs, k % 3).backward();
-        optimizer.step().expect("a step");
+        optimizer
+            .backward_step(&regression_loss(vs, k % 3))
+            .expect("a step");
     }
 }
 
-/// Sets the gradient of the scalar variable `theta` to `g` (through the loss g·θ).
-fn with_gradient(optimizer: &mut Optimizer, vs: &nn::VarStore, g: f64) {
-    optimizer.zero_grad();
-    (var(vs, "theta") * g).sum(Kind::Double).backward();
+/// One step with the gradient `g` on the variable `theta` (through the loss g·θ).
+fn step_with_gradient(optimizer: &mut Optimizer, vs: &nn::VarStore, g: f64) {
+    optimizer
+        .backward_step(&(var(vs, "theta") * g).sum(Kind::Double))
+        .expect("a step");
 }
 
 #[test]
@@ -79,8 +80,7 @@ fn adam_matches_its_steps_computed_by_hand() {
     .expect("adam");
     let (mut m, mut v, mut theta) = (0.0f64, 0.0f64, 1.0f64);
     for (t, g) in [2.0, -0.5, 1.0].into_iter().enumerate() {
-        with_gradient(&mut optimizer, &vs, g);
-        optimizer.step().expect("a step");
+        step_with_gradient(&mut optimizer, &vs, g);
         let t = t as i32 + 1;
         m = 0.9 * m + 0.1 * g;
         v = 0.999 * v + 0.001 * g * g;
@@ -107,8 +107,7 @@ fn sgd_with_momentum_and_weight_decay_matches_its_steps_computed_by_hand() {
     // Step 1: g = 1 + 0.5·1 = 1.5, b = 1.5, θ = 1 − 0.15 = 0.85.
     // Step 2: g = 2 + 0.5·0.85 = 2.425, b = 0.9·1.5 + 2.425 = 3.775, θ = 0.85 − 0.3775 = 0.4725.
     for (g, expected) in [(1.0, 0.85), (2.0, 0.4725)] {
-        with_gradient(&mut optimizer, &vs, g);
-        optimizer.step().expect("a step");
+        step_with_gradient(&mut optimizer, &vs, g);
         let got = f64::try_from(var(&vs, "theta")).expect("a number");
         assert!((got - expected).abs() < 1e-12, "{got} against {expected}");
     }
@@ -141,9 +140,9 @@ fn every_optimiser_follows_libtorch_s_own(#[case] config: OptimizerConfig) {
     let mut optimizer = Optimizer::new(&config, &ours, None).expect("ours");
     let (theirs, mut reference) = libtorch_twin(&config);
     for k in 0..60 {
-        optimizer.zero_grad();
-        regression_loss(&ours, k % 3).backward();
-        optimizer.step().expect("a step");
+        optimizer
+            .backward_step(&regression_loss(&ours, k % 3))
+            .expect("a step");
         reference.zero_grad();
         regression_loss(&theirs, k % 3).backward();
         reference.step();
@@ -212,8 +211,7 @@ fn a_variable_without_a_gradient_is_left_alone() {
     ]);
     let mut optimizer = Optimizer::new(&OptimizerConfig::default(), &vs, None).expect("adam");
     for _ in 0..3 {
-        with_gradient(&mut optimizer, &vs, 1.0);
-        optimizer.step().expect("a step");
+        step_with_gradient(&mut optimizer, &vs, 1.0);
     }
     assert_eq!(f64::try_from(var(&vs, "unused")).expect("a number"), 5.0);
     let dir = tempfile::tempdir().expect("a temporary folder");
@@ -365,9 +363,7 @@ proptest! {
         let vs = store(&[("theta", Tensor::from_slice(&theta))]);
         let config = OptimizerConfig::Sgd { lr, momentum: 0.0, weight_decay };
         let mut optimizer = Optimizer::new(&config, &vs, None).expect("sgd");
-        optimizer.zero_grad();
-        (var(&vs, "theta") * g).sum(Kind::Double).backward();
-        optimizer.step().expect("a step");
+        step_with_gradient(&mut optimizer, &vs, g);
         for (got, start) in values(&var(&vs, "theta")).iter().zip(&theta) {
             let expected = start - lr * (g + weight_decay * start);
             prop_assert!((got - expected).abs() <= 1e-12 * (1.0 + expected.abs()));
@@ -387,8 +383,7 @@ proptest! {
             let mut optimizer = Optimizer::new(&OptimizerConfig::default(), &vs, None).expect("adam");
             let mut out = Vec::new();
             for (g, s) in gradients.iter().zip(&signs) {
-                with_gradient(&mut optimizer, &vs, c * if *s { *g } else { -g });
-                optimizer.step().expect("a step");
+                step_with_gradient(&mut optimizer, &vs, c * if *s { *g } else { -g });
                 out.push(f64::try_from(var(&vs, "theta")).expect("a number"));
             }
             out
