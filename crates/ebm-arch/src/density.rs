@@ -269,6 +269,12 @@ impl DensityNet {
         existing.unwrap_or_else(|| self.vs.root().zeros(NCE_LOG_Z, &[]))
     }
 
+    /// Adds NCE's log-normaliser c to the parameters (at zero) if it is not there yet: a
+    /// checkpoint of an NCE-trained model holds it, so make it before loading one.
+    pub fn add_nce_log_z(&self) {
+        let _ = self.nce_log_z_var();
+    }
+
     /// The log-normaliser c learnt by NCE, if the model was trained by it.
     pub fn nce_log_z(&self) -> Option<f64> {
         self.vs

@@ -3,14 +3,14 @@
 //! matching beats one Gaussian fitted by maximum likelihood by at least 0.5 nats on eight
 //! separated Gaussians, and every density run's history carries the samples' energy gap and
 //! gradient norm; in 3 dimensions, where no quadrature is run, log Z comes from annealed
-//! importance sampling and the held-out log-likelihood still beats the Gaussian. (NCE's own
+//! importance sampling and the held-out log-likelihood still beats the Gaussian; an NCE run
+//! resumes with the log-normaliser it learnt. (NCE's own
 //! check, its learnt log Z against quadrature, is in ebm-arch's `tests/density.rs`.)
 
 mod common;
 
 use common::{configs_dir, run_in, TempDir};
-use ebm_lab::LoadedConfig;
-use ebm_lab::RunConfig;
+use ebm_lab::{LoadedConfig, Resume, RunConfig, RunOptions};
 
 /// Runs `configs/density_eight_gaussians.toml` with `loss = …` (150 epochs, as shipped).
 fn gain_over_the_gaussian(loss: &str, runs: &TempDir) -> (f64, ebm_arch::History) {
@@ -108,4 +108,35 @@ sample_steps = 10
         "{:?}",
         outcome.files
     );
+}
+
+#[test]
+fn an_nce_density_resumes_with_its_learnt_log_normaliser() {
+    let runs = TempDir::new("density-resume");
+    let loaded = RunConfig::load_with(
+        &configs_dir().join("density_eight_gaussians.toml"),
+        &["train.epochs=3".into()],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let first = run_in(&loaded, runs.path()).expect("runs");
+    let c = first.metrics.metrics["nce_log_z"];
+    assert!(c.abs() > 1e-3, "c = {c} moved from 0");
+    // One more epoch at a learning rate too small to move anything: c must be the first
+    // run's, not a fresh 0.
+    let again = RunConfig::load_with(
+        &first.dir.join("config.toml"),
+        &[
+            "train.epochs=1".into(),
+            "train.optimizer={ kind = \"adam\", lr = 1e-12 }".into(),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let options = RunOptions {
+        runs_dir: runs.path().to_path_buf(),
+        progress: ebm_lab::ProgressMode::Quiet,
+        resume: Some(Resume::from_dir(&first.dir)),
+    };
+    let resumed = ebm_lab::run(&again, &options).expect("an NCE run resumes");
+    let resumed_c = resumed.metrics.metrics["nce_log_z"];
+    assert!((resumed_c - c).abs() < 1e-6, "{resumed_c} against {c}");
 }

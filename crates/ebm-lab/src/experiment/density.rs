@@ -8,7 +8,7 @@ use crate::error::RunError;
 use crate::evaluate::density_figure;
 use crate::sections::LossSection;
 use ebm_arch::{Architecture, DensityConfig, DensityNet, TrainConfig};
-use ebm_contrastive::Distance;
+use ebm_contrastive::{Distance, ObjectiveConfig};
 use ebm_core::{ais_log_z, AisBase, AisConfig, EbmError, Energy};
 use std::collections::BTreeMap;
 use tch::{Device, Kind, Tensor};
@@ -83,6 +83,10 @@ impl Experiment for DensityConfig {
         let (data, eval) = (context.data, context.eval);
         let dim = data.train.y_dim().unwrap_or(2);
         let mut net = DensityNet::new(dim, self, data.device)?;
+        if matches!(objective, ObjectiveConfig::Nce(_)) {
+            // An NCE checkpoint holds c too: the model must have it before loading.
+            net.add_nce_log_z();
+        }
         let optimizer_start = context.start(net.var_store_mut())?;
         // The same noise starts the chains before and after training.
         let start = net.noise(eval.samples as i64)?;
