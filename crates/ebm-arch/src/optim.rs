@@ -103,6 +103,14 @@ impl OptimizerConfig {
         }
     }
 
+    /// The L2 weight decay λ (the gradient becomes g + λθ).
+    pub fn weight_decay(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Adam { weight_decay, .. }
+            | OptimizerConfig::Sgd { weight_decay, .. } => weight_decay,
+        }
+    }
+
     /// A fresh optimizer over every trainable variable of `vs` (checked first).
     pub fn build(&self, vs: &VarStore) -> Result<Optimizer> {
         Optimizer::new(self, vs, None)
@@ -130,6 +138,8 @@ struct Slot {
 pub struct Optimizer {
     config: OptimizerConfig,
     slots: Vec<Slot>,
+    /// The variables again (handles sharing the slots' storage), as autograd's inputs.
+    inputs: Vec<Tensor>,
 }
 
 /// The state of an [`Optimizer`]: its kind and, per variable, the step count and moments.
@@ -339,9 +349,11 @@ impl Optimizer {
                 second,
             });
         }
+        let inputs = slots.iter().map(|s| s.value.shallow_clone()).collect();
         Ok(Optimizer {
             config: config.clone(),
             slots,
+            inputs,
         })
     }
 
@@ -355,8 +367,7 @@ impl Optimizer {
     /// written, so nothing needs zeroing and nothing accumulates), then the step. A variable
     /// the loss does not use is skipped and its step count does not advance, as in PyTorch.
     pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
-        let values: Vec<&Tensor> = self.slots.iter().map(|s| &s.value).collect();
-        let grads = Tensor::f_run_backward(&[loss], &values, false, false)?;
+        let grads = Tensor::f_run_backward(&[loss], &self.inputs, false, false)?;
         let _guard = tch::no_grad_guard();
         for (slot, grad) in self.slots.iter_mut().zip(grads) {
             if !grad.defined() {
@@ -364,12 +375,17 @@ impl Optimizer {
             }
             slot.step += 1;
             let [a, b] = &mut slot.scratch;
+            // L2 weight decay, g + λθ, into b (PyTorch's order of operands, so the same bits):
+            // Adam reads g only before it next writes b, SGD never writes b.
+            let grad = match self.config.weight_decay() {
+                0.0 => grad,
+                wd => {
+                    let _ = slot.value.f_mul_scalar_out(b, wd)?.f_add_(&grad)?;
+                    b.shallow_clone()
+                }
+            };
             match self.config {
-                OptimizerConfig::Adam { lr, weight_decay } => {
-                    let grad = match weight_decay {
-                        0.0 => grad,
-                        wd => grad.f_add(&slot.value.f_mul_scalar(wd)?)?,
-                    };
+                OptimizerConfig::Adam { lr, .. } => {
                     let t = slot.step as f64;
                     let bias1 = 1.0 - ADAM_BETA1.powf(t);
                     let bias2 = 1.0 - ADAM_BETA2.powf(t);
@@ -382,15 +398,7 @@ impl Optimizer {
                     let _ = slot.first.f_mul_scalar_out(b, -lr / bias1)?;
                     let _ = slot.value.f_addcdiv_(b, a)?;
                 }
-                OptimizerConfig::Sgd {
-                    lr,
-                    momentum,
-                    weight_decay,
-                } => {
-                    let grad = match weight_decay {
-                        0.0 => grad,
-                        wd => grad.f_add(&slot.value.f_mul_scalar(wd)?)?,
-                    };
+                OptimizerConfig::Sgd { lr, momentum, .. } => {
                     let direction = if momentum != 0.0 {
                         // b starts at 0, so the first step gives b = g exactly.
                         let _ = slot.first.f_mul_scalar_(momentum)?.f_add_(&grad)?;

@@ -100,14 +100,15 @@ pub fn run(loaded: &LoadedConfig, options: &RunOptions) -> Result<RunOutcome, Ru
         Some(resume) => {
             let state = OptimizerState::load(&resume.optimizer)?;
             let kind = config.train.optimizer.kind_name();
-            let note = match state.kind() == kind {
+            let continues = state.kind() == kind;
+            let note = match continues {
                 true => format!("continued after {} steps", state.steps()?),
                 false => format!(
                     "fresh: the resumed run trained with {}, this one with {kind}",
                     state.kind()
                 ),
             };
-            Some((resume, (state.kind() == kind).then_some(state), note))
+            Some((resume, continues.then_some(state), note))
         }
         None => None,
     };
