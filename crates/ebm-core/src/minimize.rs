@@ -74,6 +74,13 @@ pub struct DfoConfig {
     pub keep: usize,
     /// Two kept samples closer than this (Euclidean) are the same minimum, ≥ 0.
     pub dedup_tolerance: f64,
+    /// Independent populations per x, P ≥ 1 (1: IBC's algorithm). The N samples are split
+    /// into P populations of N/P that resample only among themselves, as P separate DFO runs
+    /// would, and each keeps its `keep`/P lowest: resampling by softmax(−E) draws a single
+    /// population onto the deepest well it has found, so one population finds one mode, and
+    /// P of them can find several (as gradient descent's restarts do). P must divide both
+    /// `samples` and `keep`.
+    pub populations: usize,
 }
 
 impl Default for DfoConfig {
@@ -86,6 +93,7 @@ impl Default for DfoConfig {
             temperature: 1.0,
             keep: 256,
             dedup_tolerance: 0.1,
+            populations: 1,
         }
     }
 }
@@ -114,6 +122,16 @@ impl DfoConfig {
             ));
         }
         check_non_negative("dedup_tolerance", self.dedup_tolerance)?;
+        check_count("populations", self.populations)?;
+        if !self.samples.is_multiple_of(self.populations)
+            || !self.keep.is_multiple_of(self.populations)
+        {
+            return Err(EbmError::hyperparameter(
+                "populations",
+                "must divide both `samples` and `keep`",
+                self.populations,
+            ));
+        }
         Ok(Dfo {
             config: self.clone(),
         })
@@ -124,7 +142,9 @@ impl DfoConfig {
 /// `DerivativeFreeOptimizer`): N samples per x drawn uniformly in the box (N(0, 1) on R^d);
 /// then K times: the energies, N draws with replacement with probabilities softmax(−E/T),
 /// Gaussian noise of std σ, clamp into the box, σ ← shrink·σ; finally the energies of the last
-/// samples. The best is their argmin; the `keep` lowest give the distinct minima.
+/// samples. The best is their argmin; the `keep` lowest give the distinct minima. With
+/// `populations` P > 1, each x runs P such populations of N/P side by side (see
+/// [`DfoConfig::populations`]).
 ///
 /// Batched over x in chunks of at most 2^16 samples per energy call, so memory does not grow
 /// with the batch. Made by [`DfoConfig::check`].
@@ -152,6 +172,9 @@ impl Dfo {
         let c = &self.config;
         let b = batch_size(x, "x")?;
         let n = c.samples as i64;
+        // Resampling happens within each of the b·p populations of m samples.
+        let p = c.populations as i64;
+        let m = n / p;
         let d = space.dim();
         let x_rep = x.f_repeat_interleave_self_int(n, 0, Some(b * n))?;
         let mut y = space
@@ -168,6 +191,7 @@ impl Dfo {
         for _ in 0..c.iterations {
             let e = energies(&y)?;
             let probs = e
+                .f_view([b * p, m])?
                 .f_to_kind(Kind::Float)?
                 .f_div_scalar(-c.temperature)?
                 .f_softmax(1, Kind::Float)?;
@@ -178,8 +202,15 @@ impl Dfo {
                     kind: "NaN values",
                 });
             }
-            let index = probs.f_multinomial(n, true)?;
-            y = y.f_gather(1, &index.f_unsqueeze(2)?.f_expand([b, n, d], false)?, false)?;
+            let index = probs.f_multinomial(m, true)?;
+            y = y
+                .f_view([b * p, m, d])?
+                .f_gather(
+                    1,
+                    &index.f_unsqueeze(2)?.f_expand([b * p, m, d], false)?,
+                    false,
+                )?
+                .f_view([b, n, d])?;
             let _ = y.f_add_(&y.f_randn_like()?.f_mul_scalar_(sigma)?)?;
             if let Some((lo, hi)) = space.bounds() {
                 let _ = y.f_clamp_(lo, hi)?;
@@ -204,13 +235,29 @@ impl Minimizer for Dfo {
         while start < b {
             let len = rows.min(b - start);
             let (y, e) = self.run(energy, &x.f_narrow(0, start, len)?, space)?;
-            // The `keep` lowest energies, sorted.
-            let (e_keep, index) = e.f_topk(keep, 1, false, true)?;
-            let y_keep = y.f_gather(
-                1,
-                &index.f_unsqueeze(2)?.f_expand([len, keep, d], false)?,
-                false,
-            )?;
+            // The `keep` lowest energies, sorted: with P populations, the keep/P lowest of
+            // each, then sorted together.
+            let p = self.config.populations as i64;
+            let (rows_p, per) = (len * p, keep / p);
+            let (e_keep, index) = e.f_view([rows_p, n / p])?.f_topk(per, 1, false, true)?;
+            let mut y_keep = y
+                .f_view([rows_p, n / p, d])?
+                .f_gather(
+                    1,
+                    &index.f_unsqueeze(2)?.f_expand([rows_p, per, d], false)?,
+                    false,
+                )?
+                .f_view([len, keep, d])?;
+            let mut e_keep = e_keep.f_view([len, keep])?;
+            if p > 1 {
+                let (sorted, order) = e_keep.f_sort(1, false)?;
+                y_keep = y_keep.f_gather(
+                    1,
+                    &order.f_unsqueeze(2)?.f_expand([len, keep, d], false)?,
+                    false,
+                )?;
+                e_keep = sorted;
+            }
             ys.push(y_keep);
             es.push(e_keep);
             start += len;
@@ -542,6 +589,7 @@ struct RawSearch {
     iterations: Option<usize>,
     temperature: Option<f64>,
     keep: Option<usize>,
+    populations: Option<usize>,
     chains: Option<usize>,
     step_init: Option<f64>,
     step_final: Option<f64>,
@@ -579,6 +627,7 @@ const DFO_FIELDS: &[&str] = &[
     "temperature",
     "keep",
     "dedup_tolerance",
+    "populations",
 ];
 const LANGEVIN_FIELDS: &[&str] = &[
     "chains",
@@ -617,6 +666,7 @@ impl TryFrom<RawSearch> for SearchConfig {
             ("iterations", raw.iterations.is_some()),
             ("temperature", raw.temperature.is_some()),
             ("keep", raw.keep.is_some()),
+            ("populations", raw.populations.is_some()),
             ("chains", raw.chains.is_some()),
             ("step_init", raw.step_init.is_some()),
             ("step_final", raw.step_final.is_some()),
@@ -648,6 +698,7 @@ impl TryFrom<RawSearch> for SearchConfig {
                         .keep
                         .unwrap_or(d.keep.min(raw.samples.unwrap_or(d.samples))),
                     dedup_tolerance: raw.dedup_tolerance.unwrap_or(d.dedup_tolerance),
+                    populations: raw.populations.unwrap_or(d.populations),
                 })
             }
             SearchKind::Langevin => {

@@ -136,6 +136,68 @@ fn dfo_finds_both_wells_of_a_double_well_in_every_coordinate() {
 }
 
 #[test]
+fn dfo_populations_keep_the_wells_that_one_population_loses_in_8_d() {
+    let _seeded = seeded(7);
+    // 16,384 samples in 8-D: as one population they collapse onto a few of the 256 wells; as
+    // 32 independent populations of 512, each settles in a well of its own, and together
+    // they take both signs in every coordinate. (With 64 populations of 128 some do not
+    // settle within 8 iterations: each needs samples enough to select from.)
+    let e = double_well(20.0);
+    let x = Tensor::zeros([3, 1], (Kind::Float, Device::Cpu));
+    let space = ContinuousSpace::boxed(D, -1.5, 1.5).expect("value");
+    let search = |populations: usize| {
+        DfoConfig {
+            samples: 16384,
+            iterations: 8,
+            dedup_tolerance: 0.5,
+            populations,
+            ..Default::default()
+        }
+        .check()
+        .expect("value")
+        .minimize(&e, &x, &space)
+        .expect("value")
+    };
+    let one = search(1);
+    assert!(
+        !both_wells_in_every_coordinate(&one.distinct, D as usize, 0.15),
+        "one population kept {:?}",
+        one.distinct.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    let many = search(32);
+    // On failure: per row, the farthest minimum's distance from ±1, its energy, the count.
+    let worst: Vec<(f64, f64, usize)> = many
+        .distinct
+        .iter()
+        .map(|row| {
+            let w = row
+                .iter()
+                .map(|m| {
+                    (
+                        m.y.iter()
+                            .map(|v| (v.abs() - 1.0).abs())
+                            .fold(0.0, f64::max),
+                        m.energy,
+                    )
+                })
+                .fold((0.0, 0.0), |a, b| if b.0 > a.0 { b } else { a });
+            (w.0, w.1, row.len())
+        })
+        .collect();
+    assert!(
+        both_wells_in_every_coordinate(&many.distinct, D as usize, 0.15),
+        "{worst:?}"
+    );
+    // Still sorted by energy across the populations, the best first.
+    let k = many.energy.size()[1] as usize;
+    assert_eq!(k, 256);
+    for row in floats(&many.energy).chunks(k) {
+        assert!(row.windows(2).all(|w| w[0] <= w[1]));
+    }
+    assert_eq!(floats(&many.best_energy), floats(&many.energy.select(1, 0)));
+}
+
+#[test]
 fn langevin_inference_finds_both_wells_of_a_double_well_in_every_coordinate() {
     let _seeded = seeded(2);
     let e = double_well(5.0);
@@ -290,6 +352,9 @@ fn a_clipped_langevin_move_never_exceeds_the_clip() {
 #[case(DfoConfig { samples: 100, keep: 101, ..Default::default() }, "keep")]
 #[case(DfoConfig { keep: 0, ..Default::default() }, "keep")]
 #[case(DfoConfig { dedup_tolerance: f64::NAN, ..Default::default() }, "dedup_tolerance")]
+#[case(DfoConfig { populations: 0, ..Default::default() }, "populations")]
+#[case(DfoConfig { populations: 3, ..Default::default() }, "populations")]
+#[case(DfoConfig { samples: 4096, keep: 100, populations: 8, ..Default::default() }, "populations")]
 fn bad_dfo_settings_name_their_key(#[case] config: DfoConfig, #[case] key: &str) {
     let err = config.check().expect_err("must be rejected").to_string();
     assert!(err.contains(key), "{err}");
@@ -346,8 +411,11 @@ fn search_tables_parse_with_and_without_kind() {
     let dfo: SearchConfig = toml::from_str("kind = \"dfo\"\nsamples = 100").expect("value");
     assert!(matches!(dfo, SearchConfig::Dfo(ref c) if c.keep == 100));
     assert!(dfo.check().is_ok());
+    let split: SearchConfig =
+        toml::from_str("kind = \"dfo\"\nsamples = 4096\npopulations = 32").expect("value");
+    assert!(matches!(split, SearchConfig::Dfo(ref c) if c.populations == 32 && c.keep == 256));
     // Written and read back, the kind survives.
-    for config in [gd, lv, dfo] {
+    for config in [gd, lv, dfo, split] {
         let text = toml::to_string(&config).expect("value");
         let back: SearchConfig = toml::from_str(&text).expect("value");
         assert_eq!(back, config, "{text}");
@@ -357,6 +425,7 @@ fn search_tables_parse_with_and_without_kind() {
         ("kind = \"dfo\"\nrestarts = 2", "restarts"),
         ("kind = \"gradient_descent\"\nsamples = 2", "samples"),
         ("kind = \"langevin\"\nshrink = 0.5", "shrink"),
+        ("restarts = 2\npopulations = 2", "populations"),
         ("sample = 3", "sample"),
     ] {
         let err = toml::from_str::<SearchConfig>(text)
