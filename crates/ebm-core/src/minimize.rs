@@ -229,19 +229,20 @@ impl Minimizer for Dfo {
         let n = self.config.samples as i64;
         let keep = self.config.keep as i64;
         let d = space.dim();
+        // With P populations each keeps its keep/P lowest, then all are sorted together.
+        let p = self.config.populations as i64;
+        let (m, per) = (n / p, keep / p);
         let rows = (DFO_CHUNK_SAMPLES / n).max(1);
         let (mut ys, mut es) = (Vec::new(), Vec::new());
         let mut start = 0;
         while start < b {
             let len = rows.min(b - start);
             let (y, e) = self.run(energy, &x.f_narrow(0, start, len)?, space)?;
-            // The `keep` lowest energies, sorted: with P populations, the keep/P lowest of
-            // each, then sorted together.
-            let p = self.config.populations as i64;
-            let (rows_p, per) = (len * p, keep / p);
-            let (e_keep, index) = e.f_view([rows_p, n / p])?.f_topk(per, 1, false, true)?;
+            // The `keep` lowest energies, sorted.
+            let rows_p = len * p;
+            let (e_keep, index) = e.f_view([rows_p, m])?.f_topk(per, 1, false, true)?;
             let mut y_keep = y
-                .f_view([rows_p, n / p, d])?
+                .f_view([rows_p, m, d])?
                 .f_gather(
                     1,
                     &index.f_unsqueeze(2)?.f_expand([rows_p, per, d], false)?,
