@@ -97,6 +97,15 @@ impl Energy for DensityEnergy {
         let grad = self.net.input_vjp(pre, &out.f_ones_like()?)?;
         Ok((out.f_squeeze_dim(1)?, grad))
     }
+
+    /// The same gradient without the energies: the last hidden activation and the output
+    /// layer are skipped (unadjusted Langevin never reads E).
+    fn grad(&self, _x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let pre = self.net.pre_activations(y)?;
+        let rows = y.size().first().copied().unwrap_or(0);
+        let upstream = Tensor::f_ones([rows, 1], (y.kind(), y.device()))?;
+        self.net.input_vjp(pre, &upstream)
+    }
 }
 
 /// An energy density over `dim`-dimensional points.

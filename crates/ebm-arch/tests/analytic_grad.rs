@@ -1,7 +1,7 @@
 //! The MLP's own backward pass (`Mlp::forward_kept` and `Mlp::input_vjp`, behind
 //! `Energy::energy_and_grad` of the density and implicit-regression energies) against
 //! autograd, in f64, on random networks of every activation, depth, width and batch size,
-//! with and without spectral normalisation.
+//! with and without spectral normalisation, and the gradient-only path (`Energy::grad`).
 
 mod common;
 
@@ -90,7 +90,44 @@ proptest! {
         let (e_ref, g_ref) = energy_and_grad_y(&ByAutograd(net.energy()), &x, &y).expect("autograd");
         prop_assert!(max_abs_diff(&e, &e_ref) <= 1e-12);
         prop_assert!(max_abs_diff(&g, &g_ref) <= 1e-6);
+        // Without the energies: the same kernels on the same pre-activations, bit for bit.
+        let g_only = net.energy().grad(&x, &y).expect("gradient only");
+        prop_assert!(max_abs_diff(&g_only, &g) == 0.0);
     }
+
+    /// In f32, the precision inference runs at, the analytic gradient (with and without the
+    /// energies) agrees with f64 autograd to f32's precision, the narrow first layer's
+    /// transposed product included (dim 2–4).
+    #[test]
+    fn the_density_energys_f32_gradient_is_autograds_in_f64(
+        activation in 0usize..4,
+        dim in 1i64..5,
+        batch in 1i64..9,
+        seed in 0i64..1000,
+    ) {
+        let _rng = seeded(seed);
+        let config = DensityConfig {
+            energy: MlpConfig { hidden: vec![16, 8], activation: ACTIVATIONS[activation], spectral_norm: false },
+            ..DensityConfig::default()
+        };
+        let mut net = DensityNet::new(dim, &config, Device::Cpu).expect("a density");
+        let x = Tensor::zeros([batch, 0], (Kind::Float, Device::Cpu));
+        let y = Tensor::randn([batch, dim], (Kind::Float, Device::Cpu)) * 3.0;
+        let (e, g) = energy_and_grad_y(net.energy(), &x, &y).expect("analytic");
+        let g_only = net.energy().grad(&x, &y).expect("gradient only");
+        prop_assert!(max_abs_diff(&g_only, &g) == 0.0);
+        net.var_store_mut().double();
+        let (x64, y64) = (x.to_kind(Kind::Double), y.to_kind(Kind::Double));
+        let (e_ref, g_ref) = energy_and_grad_y(&ByAutograd(net.energy()), &x64, &y64).expect("autograd");
+        let scale = |t: &Tensor| 1.0 + f64::try_from(t.abs().max()).expect("a number");
+        let (de, dg) = (max_abs_diff(&e.to_kind(Kind::Double), &e_ref), max_abs_diff(&g.to_kind(Kind::Double), &g_ref));
+        prop_assert!(de <= 2e-6 * scale(&e_ref), "{:?}: energies |Δ| {}", config.energy.activation, de);
+        prop_assert!(dg <= 2e-6 * scale(&g_ref), "{:?}: gradients |Δ| {}", config.energy.activation, dg);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
     fn the_implicit_regression_energys_gradient_is_autograds(

@@ -50,6 +50,17 @@ pub trait Energy {
         autograd_energy_and_grad(self, x, y)
     }
 
+    /// ∇_y Σ_b E(x_b, y_b) alone, for the loops that never read the energies (unadjusted
+    /// Langevin, plain gradient descent's steps).
+    ///
+    /// The default is [`Energy::energy_and_grad`]'s gradient. Override it where the energies
+    /// cost work the gradient does not need (ebm-arch's density energy skips its last
+    /// activation and output layer: ∇ MLP needs their pre-activation only). An override must
+    /// agree with [`Energy::energy_and_grad`].
+    fn grad(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        Ok(self.energy_and_grad(x, y)?.1)
+    }
+
     /// Energies against a candidate set of each row's own: `x [B, ...]`, `ys [B, K, ...]` → `[B, K]`.
     fn row_candidate_energies(&self, x: &Tensor, ys: &Tensor) -> Result<Tensor> {
         let b = ensure_same_batch(x, "x", ys, "candidates")?;
@@ -88,6 +99,9 @@ impl<E: Energy + ?Sized> Energy for &E {
     fn energy_and_grad(&self, x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
         (**self).energy_and_grad(x, y)
     }
+    fn grad(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        (**self).grad(x, y)
+    }
 }
 
 impl<E: Energy + ?Sized> Energy for Box<E> {
@@ -102,6 +116,9 @@ impl<E: Energy + ?Sized> Energy for Box<E> {
     }
     fn energy_and_grad(&self, x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
         (**self).energy_and_grad(x, y)
+    }
+    fn grad(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        (**self).grad(x, y)
     }
 }
 

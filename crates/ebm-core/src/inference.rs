@@ -392,7 +392,7 @@ impl GradientDescent {
         let mut finished: Option<(Tensor, Tensor)> = None;
         let mut x_active = x.shallow_clone();
         for step in 0..self.config.steps {
-            let (_, grad) = energy.energy_and_grad(&x_active, &y)?;
+            let grad = energy.grad(&x_active, &y)?;
             let _guard = tch::no_grad_guard();
             let before = if self.checks_tolerance(step) {
                 Some(y.f_detach_copy()?)
@@ -541,7 +541,7 @@ impl Projection<'_, '_> {
 
 /// ∇_y Σ_b E(x_b, y_b), computed for y alone: parameter gradients are not touched.
 pub fn grad_y<E: Energy + ?Sized>(energy: &E, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-    Ok(energy_and_grad_y(energy, x, y)?.1)
+    energy.grad(x, y)
 }
 
 /// The energies `[B]` (detached) and ∇_y Σ_b E(x_b, y_b), for y alone: [`Energy::energy_and_grad`]

@@ -211,7 +211,7 @@ impl Langevin {
         let _ = y.f_requires_grad_(true)?;
         let mut xi = y.f_empty_like()?;
         for t in 0..self.config.steps {
-            let (_, grad) = energy.energy_and_grad(&x, &y)?;
+            let grad = energy.grad(&x, &y)?;
             let _guard = tch::no_grad_guard();
             let k = scale(t);
             let (drift, noise) = (k * drift, k * noise);
