@@ -203,19 +203,15 @@ impl Mlp {
     /// The output `[B, out]` and what [`Mlp::input_vjp`] needs: every layer's
     /// pre-activation, computed without a graph.
     pub fn forward_kept(&self, xs: &Tensor) -> Result<(Tensor, Vec<Tensor>)> {
+        let pre = self.pre_activations(xs)?;
         let _guard = tch::no_grad_guard();
         let last = self.layers.len() - 1;
-        let mut pre = Vec::with_capacity(last);
-        let mut h = xs.shallow_clone();
-        for (i, layer) in self.layers.iter().enumerate() {
-            h = h.f_linear(&self.weight(i)?, layer.bs.as_ref())?;
-            if i < last {
-                let a = self.activation.apply(&h);
-                pre.push(h);
-                h = a;
-            }
-        }
-        Ok((h, pre))
+        let h = match pre.last() {
+            Some(z) => self.activation.apply(z),
+            None => xs.shallow_clone(),
+        };
+        let out = h.f_linear(&self.weight(last)?, self.layers[last].bs.as_ref())?;
+        Ok((out, pre))
     }
 
     /// Only what [`Mlp::input_vjp`] needs, for a gradient whose output is not used: every
